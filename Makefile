@@ -1,0 +1,43 @@
+# Human entry points. `make run` and `make test` do all set-up on a fresh machine.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+EXTRAS ?= reference,test
+PYTEST_ARGS ?=
+
+.PHONY: run test lint spec-check spec bench-mock bench-suite bench-reference constraints clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Reinstall when the dependency declarations change.
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
+	touch $(STAMP)
+
+## The main job: start the mock in-process, run the conformance suite against it, print the report.
+run: $(STAMP)
+	$(BIN)/asr-conformance run --profile default --report-dir reports/mock
+
+## Lint, spec drift check, and the whole test suite.
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/asr-conformance spec generate --check
+	$(BIN)/pytest -q -n 2 --durations=25 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+spec: $(STAMP)
+	$(BIN)/asr-conformance spec generate
+
+spec-check: $(STAMP)
+	$(BIN)/asr-conformance spec generate --check
+
+constraints: $(STAMP)
+	$(BIN)/pip freeze --exclude-editable | sed 's/+cpu//' > constraints.txt
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,3 @@
+from asr_conformance.cli import main
+
+main()

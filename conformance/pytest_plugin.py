@@ -1,0 +1,1 @@
+"""pytest plugin: ``pytest --asr-target URL`` (filled in by the reporting work)."""

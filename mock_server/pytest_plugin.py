@@ -1,0 +1,1 @@
+"""pytest plugin: the ``asr_mock`` fixture (filled in by the mock server work)."""
