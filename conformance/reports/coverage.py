@@ -1,0 +1,135 @@
+"""Spec coverage: which documented table rows a run's cases actually exercised.
+
+A row counts as exercised when a sent request carried it (a key of the JSON payload, a request header, the
+audio itself as ``inputs``), when a case mutated it (``meta["mutated_path"]``), or, for the response
+``body`` table, when a success response contained it. Positive and negative uses are counted apart, since
+"accepted when valid" and "rejected when invalid" are different evidence.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance.model import CaseFinished, Outcome
+
+TABLES = ("payload", "headers", "body")
+
+
+def normalise(table: str, path: str) -> str:
+    """One spelling per row: no array markers, no ``header:`` prefix, header names lower-case."""
+    path = path.replace("[]", "").replace("[*]", "").replace(".items", "")
+    if table == "headers":
+        return path.removeprefix("header:").lower()
+    return path.removeprefix("payload:").removeprefix("body:")
+
+
+def _walk(value: Any, prefix: str, out: set[str]) -> None:
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            out.add(path)
+            _walk(sub, path, out)
+    elif isinstance(value, list):
+        for item in value:
+            _walk(item, prefix, out)
+
+
+def json_paths(value: Any) -> set[str]:
+    """Every key path in a JSON value (lists are transparent): {"a": [{"b": 1}]} -> {"a", "a.b"}."""
+    out: set[str] = set()
+    _walk(value, "", out)
+    return out
+
+
+@dataclass(frozen=True)
+class RowCoverage:
+    """One documented row and how the run exercised it."""
+
+    table: str
+    path: str
+    type: str
+    required: bool
+    positive: int  # cases meant to succeed that carried it (or responses that contained it)
+    negative: int  # cases meant to be rejected that carried or mutated it
+
+    @property
+    def exercised(self) -> bool:
+        return bool(self.positive or self.negative)
+
+
+@dataclass
+class CoverageCollector:
+    """Counts (table, path) uses while the events stream by; joined with ``spec.fields()`` at the end."""
+
+    positive: Counter[tuple[str, str]] = field(default_factory=Counter)
+    negative: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def observe(self, case: CaseFinished) -> None:
+        if case.results and all(
+            r.outcome in (Outcome.SKIP, Outcome.PRECONDITION_FAILED) for r in case.results
+        ):
+            return  # nothing was judged: the case did not exercise anything
+        seen: set[tuple[str, str]] = set()
+        for exchange in case.exchanges:
+            req = exchange.request
+            for name, _ in req.headers:
+                seen.add(("headers", name.lower()))
+            if req.header("content-type") == "application/json" or req.body[:1] == b"{":
+                try:
+                    payload = json.loads(req.body)
+                except ValueError:
+                    payload = None
+                seen.update(("payload", p) for p in json_paths(payload))
+            elif req.body:
+                seen.add(("payload", "inputs"))  # raw form: the body is the audio input
+            resp = exchange.response
+            if resp is not None and 200 <= resp.status < 300:
+                try:
+                    seen.update(("body", p) for p in json_paths(json.loads(resp.body)))
+                except ValueError:
+                    pass
+        if str(case.meta.get("protocol", "")).startswith("auth"):
+            seen.add(("headers", "authorization"))
+        mutated = case.meta.get("mutated_path")
+        if mutated:
+            table = "headers" if str(mutated).startswith("header:") else "payload"
+            seen.add((table, normalise(table, str(mutated))))
+        counter = self.negative if case.case_kind in ("negative", "malformed_audio") else self.positive
+        counter.update(seen)
+
+    def rows(self) -> list[RowCoverage] | None:
+        """Every documented row with its use counts; ``None`` when the spec package is unavailable."""
+        try:
+            from spec import fields
+        except ImportError:
+            return None
+        rows = []
+        for row in fields():
+            table = str(row.table)
+            key = (table, normalise(table, str(row.path)))
+            rows.append(
+                RowCoverage(
+                    table=table,
+                    path=str(row.path),
+                    type=str(getattr(row, "type", "") or ""),
+                    required=bool(getattr(row, "required", False)),
+                    positive=self.positive[key],
+                    negative=self.negative[key],
+                )
+            )
+        return rows
+
+
+def summarise(rows: list[RowCoverage]) -> dict[str, tuple[int, int]]:
+    """table -> (exercised rows, documented rows), in the spec's table order."""
+    out: dict[str, tuple[int, int]] = {}
+    for row in rows:
+        done, total = out.get(row.table, (0, 0))
+        out[row.table] = (done + row.exercised, total + 1)
+    return out
+
+
+__all__ = ["TABLES", "CoverageCollector", "RowCoverage", "json_paths", "normalise", "summarise"]

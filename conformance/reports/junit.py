@@ -1,0 +1,79 @@
+"""JUnit XML report (``junit.xml``): one test case per check id, as CI test tabs show them.
+
+A check with any FAIL result is a ``<failure>`` listing its failure kinds and an example case each; an
+ERROR (the target broke) is an ``<error>``; a check never exercised is ``<skipped>`` with the reasons. The
+suite carries the stamp (suite version, spec view, upstream doc commit, target) as properties.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from junit_xml import TestCase, TestSuite, to_xml_report_string
+
+from conformance.model import Event, Outcome
+from conformance.reports.tally import CheckTally, RunTally
+
+
+def _describe(t: CheckTally) -> str:
+    lines = []
+    for ex in t.examples.values():
+        lines.append(f"[{ex.severity}] {ex.title} (case {ex.case_id}, seen {ex.occurrences}x)")
+        lines.append(f"  {ex.description}" + (f"; mutation: {ex.mutation}" if ex.mutation else ""))
+        if ex.message:
+            lines.append(f"  {ex.message}")
+        lines.append(f"  sent {ex.request_line}; got {ex.response_line}")
+        if ex.repro:
+            lines.append(f"  reproduce: {ex.repro.curl}")
+            lines.append(f"  replay: asr-conformance replay {ex.repro.replay_id} --target URL")
+    return "\n".join(lines)
+
+
+def _case(t: CheckTally, classname: str) -> TestCase:
+    info = t.info()
+    counts = ", ".join(f"{o}={n}" for o, n in sorted(t.counts.items()))
+    case = TestCase(
+        name=t.check_id,
+        classname=classname,
+        stdout=f"{info.title}\n{info.doc}\nspec: {info.spec_ref} ({info.evidence})\nresults: {counts}",
+    )
+    verdict = t.verdict
+    if verdict == Outcome.FAIL:
+        kinds = "; ".join(ex.title for ex in t.examples.values()) or "failed"
+        case.add_failure_info(
+            message=f"[{t.severity}] {kinds}", output=_describe(t), failure_type=str(t.severity)
+        )
+    elif verdict == Outcome.ERROR:
+        case.add_error_info(message="the target broke", output=_describe(t))
+    elif verdict in (Outcome.SKIP, Outcome.PRECONDITION_FAILED):
+        reasons = "; ".join(r for r, _ in t.reasons.most_common(3)) or "not exercised"
+        case.add_skipped_info(message=f"{verdict}: {reasons}")
+    return case
+
+
+def render(tally: RunTally) -> str:
+    stamp = tally.stamp()
+    suite = TestSuite(
+        name=f"asr-conformance {stamp['target']}",
+        test_cases=[_case(t, f"asr_conformance.{stamp['profile']}") for t in tally.sorted_checks()],
+        timestamp=stamp["started_at"] or None,
+        properties={k: str(v) for k, v in stamp.items()} | {"cases": str(tally.cases)},
+    )
+    return to_xml_report_string([suite], encoding="utf-8")
+
+
+class JUnitWriter:
+    """Writes ``junit.xml`` when closed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.tally = RunTally()
+
+    def handle(self, event: Event) -> None:
+        self.tally.add(event)
+
+    def close(self) -> None:
+        self.path.write_text(render(self.tally), encoding="utf-8")
+
+
+__all__ = ["JUnitWriter", "render"]

@@ -1,0 +1,168 @@
+"""Markdown summary (``summary.md``): the run at a glance, for terminals and CI step summaries.
+
+Bounded in size whatever the run (GitHub caps a step summary at 1 MiB): at most
+:data:`EXAMPLES_SHOWN` examples per failing check, repro commands folded in ``<details>``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conformance.model import Event, Outcome
+from conformance.reports.coverage import summarise
+from conformance.reports.tally import OUTCOME_ORDER, CheckTally, Example, RunTally
+
+EXAMPLES_SHOWN = 3
+
+_LABEL = {
+    Outcome.PASS: "pass",
+    Outcome.FAIL: "fail",
+    Outcome.ERROR: "error",
+    Outcome.SKIP: "skip",
+    Outcome.PRECONDITION_FAILED: "precondition",
+}
+_VERDICT = {
+    Outcome.PASS: "✅ PASS",
+    Outcome.FAIL: "❌ FAIL",
+    Outcome.ERROR: "💥 ERROR",
+    Outcome.SKIP: "➖ not exercised",
+    Outcome.PRECONDITION_FAILED: "⏳ precondition failed",
+}
+
+
+def _cell(text: str) -> str:
+    """Make text safe inside a table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def headline(tally: RunTally) -> str:
+    failing = tally.failing()
+    errors = [t for t in failing if t.severity.rank == 2]
+    if not tally.checks:
+        return "➖ No check ran"
+    if not failing:
+        return f"✅ All {len(tally.checks)} checks conform"
+    parts = []
+    if errors:
+        parts.append(f"{len(errors)} error-severity")
+    if len(failing) > len(errors):
+        parts.append(f"{len(failing) - len(errors)} warning-severity")
+    return f"❌ {' and '.join(parts)} check(s) failing out of {len(tally.checks)}"
+
+
+def stamp_line(tally: RunTally) -> str:
+    s = tally.stamp()
+    duration = tally.duration_s()
+    bits = [
+        f"target `{s['target']}`",
+        f"profile `{s['profile']}`",
+        f"seed `{s['seed']}`",
+        f"spec view `{s['spec_view']}`",
+        f"upstream docs `{s['upstream_commit']}`",
+        f"asr-conformance {s['suite_version']}",
+        f"{tally.cases} cases" + (f" in {duration:.1f} s" if duration is not None else ""),
+    ]
+    return " · ".join(bits)
+
+
+def _example(ex: Example) -> list[str]:
+    what = f"`{ex.case_id}` ({ex.phase}, {ex.case_kind}) {ex.description}"
+    lines = [f"- **{_cell(ex.title)}** — {what}"]
+    if ex.occurrences > 1:
+        lines[0] += f" — seen {ex.occurrences}×"
+    if ex.mutation:
+        lines.append(f"  - mutation: {ex.mutation}")
+    if ex.message:
+        lines.append(f"  - {ex.message}")
+    lines.append(f"  - sent {ex.request_line}; got {ex.response_line}")
+    if ex.repro:
+        lines += [
+            "",
+            "  <details><summary>reproduce</summary>",
+            "",
+            "  ```bash",
+            *[f"  {line}" for line in ex.repro.curl.splitlines()],
+            "  ```",
+            "",
+            f"  seed `{ex.repro.seed}` · `asr-conformance replay {ex.repro.replay_id} --target URL`",
+            "  </details>",
+            "",
+        ]
+    return lines
+
+
+def _failure_section(t: CheckTally) -> list[str]:
+    info = t.info()
+    ref = f" · spec `{info.spec_ref}`" if info.spec_ref else ""
+    evidence = f" ({info.evidence})" if info.evidence else ""
+    lines = [
+        f"### `{t.check_id}` — {info.title}",
+        "",
+        f"{_VERDICT[t.verdict]} · severity **{t.severity}**{evidence}{ref} · "
+        f"{t.counts[Outcome.FAIL]} failed, {t.counts[Outcome.ERROR]} errored of {t.total} results",
+    ]
+    if info.doc:
+        lines += ["", f"> {info.doc}"]
+    lines.append("")
+    examples = list(t.examples.values())
+    for ex in examples[:EXAMPLES_SHOWN]:
+        lines += _example(ex)
+    if len(examples) > EXAMPLES_SHOWN:
+        lines.append(f"- … {len(examples) - EXAMPLES_SHOWN} more kinds in report.html")
+    lines.append("")
+    return lines
+
+
+def _coverage_section(tally: RunTally) -> list[str]:
+    rows = tally.coverage.rows()
+    if rows is None:
+        return ["## Spec coverage", "", "_The spec package is not available: coverage not computed._", ""]
+    done = sum(r.exercised for r in rows)
+    lines = [f"## Spec coverage: {done}/{len(rows)} documented rows exercised", ""]
+    lines += ["| table | exercised | documented |", "|---|---:|---:|"]
+    for table, (d, n) in summarise(rows).items():
+        lines.append(f"| {table} | {d} | {n} |")
+    missing = [r for r in rows if not r.exercised]
+    if missing:
+        lines += ["", f"<details><summary>Not exercised ({len(missing)})</summary>", ""]
+        lines += [f"- `{r.table}`: `{r.path}`" for r in missing]
+        lines += ["", "</details>"]
+    lines.append("")
+    return lines
+
+
+def render(tally: RunTally) -> str:
+    """The whole summary as one Markdown string."""
+    lines = [f"## ASR conformance: {headline(tally)}", "", stamp_line(tally), ""]
+    if not tally.complete:
+        lines += ["> ⚠️ The run did not finish: this summary covers the cases that did.", ""]
+    header = "| check | severity | " + " | ".join(_LABEL[o] for o in OUTCOME_ORDER) + " | verdict |"
+    lines += [header, "|---|---|" + "---:|" * len(OUTCOME_ORDER) + "---|"]
+    for t in tally.sorted_checks():
+        counts = " | ".join(str(t.counts[o]) for o in OUTCOME_ORDER)
+        lines.append(f"| `{t.check_id}` | {t.severity} | {counts} | {_VERDICT[t.verdict]} |")
+    lines.append("")
+    failing = tally.failing()
+    if failing:
+        lines += ["## Failures", ""]
+        for t in failing:
+            lines += _failure_section(t)
+    lines += _coverage_section(tally)
+    return "\n".join(lines)
+
+
+class MarkdownWriter:
+    """Writes ``summary.md`` when closed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.tally = RunTally()
+
+    def handle(self, event: Event) -> None:
+        self.tally.add(event)
+
+    def close(self) -> None:
+        self.path.write_text(render(self.tally), encoding="utf-8")
+
+
+__all__ = ["MarkdownWriter", "headline", "render", "stamp_line"]

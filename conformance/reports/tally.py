@@ -1,0 +1,290 @@
+"""Aggregate a run's event stream into what every report shows: verdict per check, examples, counts.
+
+The tally keeps a bounded amount of memory whatever the run's size: counts per check and outcome, and at
+most :data:`MAX_EXAMPLES` distinct failing examples per check (one per failure kind, i.e. ``dedup_key``),
+preferring the smallest request body so the example a reader sees is the most readable one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from conformance.model import (
+    CaseFinished,
+    CheckResult,
+    Event,
+    Exchange,
+    Outcome,
+    Repro,
+    RunFinished,
+    RunStarted,
+    Severity,
+)
+from conformance.reports.coverage import CoverageCollector
+
+MAX_EXAMPLES = 5  # distinct failure kinds shown per check
+BODY_SNIPPET = 600  # characters of a response body shown in an example
+
+#: outcome columns in the order every report shows them
+OUTCOME_ORDER: tuple[Outcome, ...] = (
+    Outcome.PASS,
+    Outcome.FAIL,
+    Outcome.ERROR,
+    Outcome.SKIP,
+    Outcome.PRECONDITION_FAILED,
+)
+
+_TOKEN = re.compile(r"hf_[A-Za-z0-9]{20,}")
+_BEARER = re.compile(r"(?i)(bearer:?\s+)(?!\*\*\*)[^\s\"'\\]+")
+
+
+def redact(text: str) -> str:
+    """Mask anything that looks like a token (defence in depth: events never carry secrets)."""
+    return _BEARER.sub(r"\1***", _TOKEN.sub("hf_***", text))
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    """A check's metadata as reports show it; ``known`` is False when the registry lacks the id."""
+
+    id: str
+    title: str
+    doc: str
+    spec_ref: str
+    evidence: str
+    known: bool
+
+
+def check_info(check_id: str, fallback: CheckResult | None = None) -> CheckInfo:
+    """Metadata from the check registry, or what the results themselves carry if the id is unknown."""
+    try:
+        from conformance import checks  # the registry; optional so reports work on old event files
+
+        check = checks.get(check_id)
+    except (ImportError, AttributeError, KeyError, LookupError):
+        check = None
+    if check is not None:
+        return CheckInfo(check.id, check.title, check.doc, check.spec_ref, check.evidence, True)
+    failure = fallback.failures[0] if fallback and fallback.failures else None
+    return CheckInfo(
+        id=check_id,
+        title=failure.title if failure else check_id.replace("_", " "),
+        doc="",
+        spec_ref=failure.spec_ref if failure else "",
+        evidence=failure.evidence if failure else "",
+        known=False,
+    )
+
+
+@dataclass(frozen=True)
+class Example:
+    """One failing (or erroring) case of one check, with what a person needs to reproduce it."""
+
+    check_id: str
+    outcome: Outcome
+    title: str  # failure title (the dedup kind), or the ERROR message
+    message: str
+    severity: Severity
+    case_id: str
+    phase: str
+    case_kind: str
+    description: str
+    mutation: str | None
+    request_line: str  # "POST (json, 1234 bytes)"
+    response_line: str  # "400 application/json" or "transport error: ..."
+    response_body: str  # decoded, truncated
+    repro: Repro | None
+    body_size: int
+    occurrences: int = 1
+
+
+def _request_line(exchange: Exchange) -> str:
+    req = exchange.request
+    ctype = req.header("content-type") or "no Content-Type"
+    return f"{req.method} /{req.path.lstrip('/')} ({ctype}, {len(req.body)} bytes)"
+
+
+def _response_lines(exchange: Exchange) -> tuple[str, str]:
+    resp = exchange.response
+    if resp is None:
+        return f"transport error: {exchange.transport_error or 'no response'}", ""
+    body = resp.body[: BODY_SNIPPET * 4].decode("utf-8", errors="replace")
+    if len(body) > BODY_SNIPPET:
+        body = body[:BODY_SNIPPET] + f"… ({len(resp.body)} bytes)"
+    ctype = resp.header("content-type") or "no Content-Type"
+    return f"{resp.status} {ctype} in {resp.elapsed_s * 1000:.0f} ms", body
+
+
+@dataclass
+class CheckTally:
+    """Everything the reports say about one check."""
+
+    check_id: str
+    counts: Counter[Outcome] = field(default_factory=Counter)
+    severity: Severity = Severity.WARNING  # the highest severity seen on this check
+    examples: dict[tuple[str, str], Example] = field(default_factory=dict)
+    reasons: Counter[str] = field(default_factory=Counter)  # SKIP / PRECONDITION_FAILED / ERROR messages
+    sample: CheckResult | None = None  # for metadata fallback when the registry lacks the id
+
+    @property
+    def verdict(self) -> Outcome:
+        """FAIL beats ERROR beats PASS; a check with no PASS/FAIL/ERROR was never exercised."""
+        for outcome in (Outcome.FAIL, Outcome.ERROR, Outcome.PASS):
+            if self.counts[outcome]:
+                return outcome
+        if self.counts[Outcome.PRECONDITION_FAILED]:
+            return Outcome.PRECONDITION_FAILED
+        return Outcome.SKIP
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def info(self) -> CheckInfo:
+        return check_info(self.check_id, self.sample)
+
+    def add(self, result: CheckResult, case: CaseFinished) -> None:
+        self.counts[result.outcome] += 1
+        if result.severity.rank > self.severity.rank:
+            self.severity = result.severity
+        if self.sample is None or (result.failures and not self.sample.failures):
+            self.sample = result
+        if result.outcome in (Outcome.SKIP, Outcome.PRECONDITION_FAILED, Outcome.ERROR) and result.message:
+            self.reasons[redact(result.message)] += 1
+        if result.outcome == Outcome.FAIL:
+            for failure in result.failures:
+                self._remember(failure.dedup_key, case, result, failure.title, failure.message)
+            if not result.failures:
+                self._remember((result.check_id, result.message), case, result, result.message, "")
+        elif result.outcome == Outcome.ERROR:
+            self._remember((result.check_id, "error"), case, result, "target error", result.message)
+
+    def _remember(
+        self, key: tuple[str, str], case: CaseFinished, result: CheckResult, title: str, message: str
+    ) -> None:
+        # the failing exchange is the last one for protocol cases (e.g. the second of two requests)
+        shown = case.exchanges[-1] if case.exchanges else None
+        body_size = len(shown.request.body) if shown else 0
+        old = self.examples.get(key)
+        if old is None and len(self.examples) >= MAX_EXAMPLES:
+            return
+        if old is not None and old.body_size <= body_size:
+            self.examples[key] = replace(old, occurrences=old.occurrences + 1)
+            return
+        response_line, response_body = _response_lines(shown) if shown else ("no exchange", "")
+        self.examples[key] = Example(
+            check_id=result.check_id,
+            outcome=result.outcome,
+            title=redact(title),
+            message=redact(message),
+            severity=result.severity,
+            case_id=case.case_id,
+            phase=case.phase,
+            case_kind=case.case_kind,
+            description=case.description,
+            mutation=case.mutation,
+            request_line=_request_line(shown) if shown else "",
+            response_line=redact(response_line),
+            response_body=redact(response_body),
+            repro=Repro(redact(case.repro.curl), case.repro.seed, case.repro.replay_id, case.repro.body_file)
+            if case.repro
+            else None,
+            body_size=body_size,
+            occurrences=(old.occurrences + 1) if old else 1,
+        )
+
+
+@dataclass
+class RunTally:
+    """The whole run, folded from its events in order."""
+
+    started: RunStarted | None = None
+    finished: RunFinished | None = None
+    cases: int = 0
+    phases: Counter[str] = field(default_factory=Counter)
+    case_kinds: Counter[str] = field(default_factory=Counter)
+    checks: dict[str, CheckTally] = field(default_factory=dict)
+    coverage: CoverageCollector = field(default_factory=CoverageCollector)
+
+    def add(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.started = event
+            for check_id in event.checks:  # checks that never ran still get a row (as SKIP)
+                self.checks.setdefault(check_id, CheckTally(check_id))
+        elif isinstance(event, RunFinished):
+            self.finished = event
+        elif isinstance(event, CaseFinished):
+            self.cases += 1
+            self.phases[event.phase] += 1
+            self.case_kinds[event.case_kind] += 1
+            self.coverage.observe(event)
+            for result in event.results:
+                self.checks.setdefault(result.check_id, CheckTally(result.check_id)).add(result, event)
+
+    # ---------------------------------------------------------------------------- derived views
+
+    @property
+    def complete(self) -> bool:
+        return self.finished is not None
+
+    def outcome_totals(self) -> Counter[Outcome]:
+        totals: Counter[Outcome] = Counter()
+        for tally in self.checks.values():
+            totals.update(tally.counts)
+        return totals
+
+    def sorted_checks(self) -> list[CheckTally]:
+        """Failing first (errors before warnings), then erroring, then the rest, each by id."""
+        rank = {Outcome.FAIL: 0, Outcome.ERROR: 1, Outcome.PASS: 2, Outcome.PRECONDITION_FAILED: 3}
+        return sorted(
+            self.checks.values(),
+            key=lambda t: (rank.get(t.verdict, 4), -t.severity.rank, t.check_id),
+        )
+
+    def failing(self, at_least: Severity = Severity.WARNING) -> list[CheckTally]:
+        return [
+            t
+            for t in self.sorted_checks()
+            if t.verdict in (Outcome.FAIL, Outcome.ERROR) and t.severity.rank >= at_least.rank
+        ]
+
+    def stamp(self) -> dict[str, Any]:
+        """What every report is stamped with (from the RunStarted header)."""
+        s = self.started
+        return {
+            "suite_version": s.suite_version if s else "unknown",
+            "spec_view": s.spec_view if s else "unknown",
+            "upstream_commit": s.upstream_commit if s else "unknown",
+            "target": redact(s.target) if s else "unknown",
+            "profile": s.profile if s else "unknown",
+            "seed": s.seed if s else None,
+            "started_at": s.started_at if s else "",
+            "run_id": s.run_id if s else "",
+        }
+
+    def duration_s(self) -> float | None:
+        return self.finished.duration_s if self.finished else None
+
+
+def tally_events(events: Any) -> RunTally:
+    """Fold any iterable of events into a :class:`RunTally`."""
+    tally = RunTally()
+    for event in events:
+        tally.add(event)
+    return tally
+
+
+__all__ = [
+    "MAX_EXAMPLES",
+    "OUTCOME_ORDER",
+    "CheckInfo",
+    "CheckTally",
+    "Example",
+    "RunTally",
+    "check_info",
+    "redact",
+    "tally_events",
+]
