@@ -8,6 +8,7 @@ audio itself as ``inputs``), when a case mutated it (``meta["mutated_path"]``), 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -87,10 +88,8 @@ class CoverageCollector:
                 seen.add(("payload", "inputs"))  # raw form: the body is the audio input
             resp = exchange.response
             if resp is not None and 200 <= resp.status < 300:
-                try:
+                with contextlib.suppress(ValueError):
                     seen.update(("body", p) for p in json_paths(json.loads(resp.body)))
-                except ValueError:
-                    pass
         if str(case.meta.get("protocol", "")).startswith("auth"):
             seen.add(("headers", "authorization"))
         mutated = case.meta.get("mutated_path")
