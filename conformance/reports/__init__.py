@@ -37,6 +37,7 @@ FORMATS: dict[str, tuple[str, str]] = {
     "junit": ("conformance.reports.junit:JUnitWriter", "junit.xml"),
     "jsonl": ("conformance.reports.jsonl:JsonlWriter", "events.jsonl"),
     "markdown": ("conformance.reports.markdown:MarkdownWriter", "summary.md"),
+    "html": ("conformance.reports.html:HtmlWriter", "report.html"),
 }
 DEFAULT_FORMATS: tuple[str, ...] = tuple(FORMATS)
 

@@ -36,18 +36,23 @@ def _cell(text: str) -> str:
 
 
 def headline(tally: RunTally) -> str:
-    failing = tally.failing()
-    errors = [t for t in failing if t.severity.rank == 2]
+    """One line: how many checks fail (by severity) and how many the target broke on."""
     if not tally.checks:
         return "➖ No check ran"
-    if not failing:
-        return f"✅ All {len(tally.checks)} checks conform"
+    total = len(tally.checks)
+    fails = [t for t in tally.checks.values() if t.verdict == Outcome.FAIL]
+    errored = sum(t.verdict == Outcome.ERROR for t in tally.checks.values())
+    if not fails and not errored:
+        return f"✅ All {total} checks conform"
     parts = []
-    if errors:
-        parts.append(f"{len(errors)} error-severity")
-    if len(failing) > len(errors):
-        parts.append(f"{len(failing) - len(errors)} warning-severity")
-    return f"❌ {' and '.join(parts)} check(s) failing out of {len(tally.checks)}"
+    if fails:
+        n_err = sum(t.severity.rank == 2 for t in fails)
+        split = [f"{n_err} error-severity"] if n_err else []
+        split += [f"{len(fails) - n_err} warning"] if len(fails) > n_err else []
+        parts.append(f"{len(fails)} of {total} checks fail ({', '.join(split)})")
+    if errored:
+        parts.append(f"{errored} errored (the target broke)")
+    return "❌ " + "; ".join(parts)
 
 
 def stamp_line(tally: RunTally) -> str:

@@ -7,6 +7,7 @@ preferring the smallest request body so the example a reader sees is the most re
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -58,16 +59,22 @@ class CheckInfo:
     known: bool
 
 
+@functools.cache
+def _registered(check_id: str) -> Any:
+    """The registry's check, or ``None`` when the registry is missing or lacks the id."""
+    try:
+        from conformance.checks import registry  # optional so reports render old event files anywhere
+
+        return registry.get(check_id)
+    except (ImportError, KeyError):
+        return None
+
+
 def check_info(check_id: str, fallback: CheckResult | None = None) -> CheckInfo:
     """Metadata from the check registry, or what the results themselves carry if the id is unknown."""
-    try:
-        from conformance import checks  # the registry; optional so reports work on old event files
-
-        check = checks.get(check_id)
-    except (ImportError, AttributeError, KeyError, LookupError):
-        check = None
+    check = _registered(check_id)
     if check is not None:
-        return CheckInfo(check.id, check.title, check.doc, check.spec_ref, check.evidence, True)
+        return CheckInfo(check.id, check.title, check.doc, check.spec_ref, str(check.evidence), True)
     failure = fallback.failures[0] if fallback and fallback.failures else None
     return CheckInfo(
         id=check_id,
