@@ -1,0 +1,171 @@
+"""Cassette files: VCR.py v1 format, exact bytes, metadata, scrubbing, and VCR.py itself reading them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import requests
+import vcr
+import vcr.serialize
+import vcr.serializers.yamlserializer
+
+from conformance.cases import AudioRecipe, CaseSpec
+from conformance.cassette import (
+    MISS_PREFIX,
+    CassetteError,
+    CassetteRecorder,
+    CassetteTarget,
+    case_to_json,
+    load,
+)
+from conformance.model import (
+    CaseFinished,
+    CheckResult,
+    Exchange,
+    Failure,
+    Outcome,
+    Request,
+    Response,
+    RunFinished,
+    RunStarted,
+    Severity,
+)
+from mock_server.audio import encode
+
+TOKEN = "hf_" + "CanaryCanaryCanaryCanary0123456789"
+BASE = "http://127.0.0.1:8999/models/openai/whisper-tiny.en"
+
+
+def flac_tone() -> bytes:
+    t = np.arange(16000) / 16000
+    return encode((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000, "flac")
+
+
+def started(target: str = BASE) -> RunStarted:
+    return RunStarted(
+        run_id="run-1",
+        suite_version="0.1.0",
+        spec_view="served",
+        upstream_commit="fe42e680",
+        target=target,
+        profile="quick",
+        seed=1234,
+        started_at="2026-11-26T15:00:00Z",
+        checks=("not_a_server_error", "response_schema_conformance"),
+    )
+
+
+def finished_case(audio: bytes) -> tuple[CaseSpec, CaseFinished]:
+    case = CaseSpec(
+        id="ex-0001",
+        phase="examples",
+        kind="positive",
+        form="raw",
+        audio=AudioRecipe("flac", 16000, 1, "s16", 1.0, "tone", seed=3),
+        headers=(("x-use-cache", "false"),),
+        expected_duration_s=1.0,
+    )
+    request = Request("POST", "", (("Content-Type", "audio/flac"), ("x-use-cache", "false")), audio)
+    ok = Response(200, (("Content-Type", "application/json"), ("Set-Cookie", f"t={TOKEN}")), b'{"text":"hi"}', 0.2)
+    # the second exchange: a server that echoes the token in an error body
+    echo = Response(401, (("Content-Type", "application/json"),), f'{{"error":"bad {TOKEN}"}}'.encode(), 0.1)
+    result = CheckResult(
+        "response_schema_conformance",
+        case.id,
+        Outcome.FAIL,
+        Severity.ERROR,
+        (Failure("response_schema_conformance", "t", "m", Severity.ERROR, case.id, "documented", "body:text"),),
+    )
+    event = CaseFinished(
+        case_id=case.id,
+        phase="examples",
+        case_kind="positive",
+        description="raw flac 16000 Hz mono s16 1.00 s tone",
+        mutation=None,
+        exchanges=(Exchange(request, ok), Exchange(request, echo), Exchange(request, None, "timeout after 5 s")),
+        results=(result,),
+        meta={"case": case_to_json(case)},
+    )
+    return case, event
+
+
+def record(tmp_path, *, scrub: bool = True):
+    audio = flac_tone()
+    case, event = finished_case(audio)
+    recorder = CassetteRecorder(tmp_path, started(), secrets=[TOKEN], scrub=scrub)
+    recorder.handle(started())
+    recorder.handle(event)
+    recorder.handle(RunFinished("run-1", "2026-11-26T15:01:00Z", 60.0, 1, {"fail": 1}, ("x",), 1))
+    recorder.close()
+    return recorder.path, audio, case, event
+
+
+def test_round_trip_keeps_exact_bytes_case_and_verdicts(tmp_path):
+    path, audio, case, event = record(tmp_path)
+    assert path.name == "127.0.0.1-8999-models-openai-whisper-tiny.en.yaml"
+    cassette = load(path)
+    assert cassette.run.seed == 1234 and cassette.run.suite_version == "0.1.0"
+    assert cassette.target_info.is_replay and not cassette.target_info.exposes_mock_controls
+    (recorded,) = cassette.cases
+    assert recorded.case == case
+    assert [e.request.body for e in recorded.exchanges] == [audio] * 3
+    assert recorded.exchanges[0].response is not None and recorded.exchanges[0].response.body == b'{"text":"hi"}'
+    assert recorded.exchanges[2].response is None and recorded.exchanges[2].transport_error == "timeout after 5 s"
+    assert recorded.recorded.results == event.results
+    text = path.read_text()
+    assert "!!binary" in text and "version: 1" in text
+
+
+def test_token_is_scrubbed_from_headers_and_bodies(tmp_path):
+    path, *_ = record(tmp_path)
+    text = path.read_text()
+    assert TOKEN not in text
+    cassette = load(path)
+    for exchange in cassette.exchanges:
+        assert TOKEN.encode() not in exchange.request.body
+        if exchange.response is not None:
+            assert TOKEN.encode() not in exchange.response.body
+            assert all(TOKEN not in v for _, v in exchange.response.headers)
+    # and recording without scrubbing really would have kept it (the test above can fail)
+    raw_path, *_ = record(tmp_path / "raw", scrub=False)
+    assert TOKEN.encode() in b"".join(
+        e.response.body + repr(e.response.headers).encode() for e in load(raw_path).exchanges if e.response
+    )
+
+
+def test_vcrpy_reads_the_cassette_and_plays_it_to_a_plain_client(tmp_path):
+    path, audio, *_ = record(tmp_path)
+    requests_, responses, metadata = vcr.serialize.deserialize(
+        path.read_text(), vcr.serializers.yamlserializer
+    )
+    assert requests_[0].uri == BASE and requests_[0].body == audio
+    assert responses[0]["status"]["code"] == 200 and responses[0]["body"]["string"] == b'{"text":"hi"}'
+    assert metadata["asr_conformance"]["run"]["seed"] == 1234
+    with vcr.use_cassette(str(path), record_mode="none", match_on=["method", "uri", "body"]):
+        reply = requests.post(BASE, data=audio, headers={"Content-Type": "audio/flac"}, timeout=5)
+    assert reply.status_code == 200 and reply.json() == {"text": "hi"}
+
+
+async def test_cassette_target_answers_by_method_path_and_body_hash(tmp_path):
+    path, audio, *_ = record(tmp_path)
+    target = CassetteTarget(path)
+    try:
+        first = await target.send(Request("POST", "", (), audio))
+        second = await target.send(Request("POST", "/", (), audio))
+        assert first.response is not None and first.response.status == 200
+        assert second.response is not None and second.response.status == 401  # recorded order
+        miss = await target.send(Request("POST", "", (), audio + b"\x00"))
+        assert miss.response is None and miss.transport_error.startswith(MISS_PREFIX)
+    finally:
+        await target.close()
+
+
+def test_rejects_files_that_are_not_our_cassettes(tmp_path):
+    (tmp_path / "plain.yaml").write_text("interactions: []\nversion: 1\n")
+    with pytest.raises(CassetteError, match="not recorded by asr-conformance"):
+        load(tmp_path / "plain.yaml")
+    (tmp_path / "bad.yaml").write_text("{{{")
+    with pytest.raises(CassetteError, match="not valid YAML"):
+        load(tmp_path / "bad.yaml")
+    with pytest.raises(CassetteError, match="holds 2 cassettes"):
+        load(tmp_path)
