@@ -1,0 +1,56 @@
+"""``asr-conformance spec``: generate the schemas and OpenAPI document, check them, summarise the spec."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+
+import click
+
+
+@click.group()
+def spec() -> None:
+    """The spec as data: tables, errata, domains, generated schemas."""
+
+
+@spec.command()
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when outputs are stale.")
+def generate(check: bool) -> None:
+    """Write spec/generated/*/*.schema.json and spec/openapi.json from spec/source."""
+    from spec import generate as gen
+
+    if check:
+        diff = gen.check()
+        if diff:
+            sys.stdout.write(diff)
+            click.echo("spec: generated files are stale; run `asr-conformance spec generate`.", err=True)
+            sys.exit(1)
+        click.echo("spec: generated files are up to date.")
+        return
+    changed = gen.write()
+    for path in changed:
+        click.echo(f"wrote {path}")
+    click.echo(f"spec: {len(changed)} file(s) changed.")
+
+
+@spec.command()
+def summary() -> None:
+    """Print what the spec holds: fields per table, errata, domain sizes."""
+    import spec as s
+
+    u = s.UPSTREAM
+    click.echo(f"upstream: {u.repo}/{u.path} @ {u.commit[:8]} ({u.date})")
+    per_table = Counter(f.table for f in s.fields())
+    click.echo("fields: " + ", ".join(f"{t} {n}" for t, n in per_table.items()))
+    click.echo("errata:")
+    for e in s.errata():
+        sev = e.severity or "on request"
+        click.echo(f"  {e.id:<4} [{e.evidence.value}, {sev}] {e.title}")
+    doms = s.domains()
+    totals: Counter[str] = Counter()
+    for d in doms.values():
+        totals["must_accept"] += len(d.must_accept)
+        totals["must_reject"] += len(d.must_reject)
+        totals["implementation_defined"] += len(d.implementation_defined)
+    click.echo(f"domains: {len(doms)} paths; " + ", ".join(f"{k} {n}" for k, n in totals.items()))
+    click.echo(f"response header rules: {len(s.response_headers())}")
