@@ -48,11 +48,27 @@ class CheckContext:
             return None
 
 
-CheckFn = Callable[[CheckContext], Iterable[str] | None]
+@dataclass(frozen=True)
+class Problem:
+    """A problem with its own evidence, for checks that test several constraints of unequal weight.
+
+    A check may yield plain strings (judged with the check's own evidence) or ``Problem`` values; a
+    problem's ``title`` separates its failures from the check's others when deduplicating and shrinking.
+    """
+
+    message: str
+    evidence: str | None = None  # None: the check's evidence
+    spec_ref: str | None = None  # None: the check's spec reference
+    title: str | None = None  # None: the check's title
+
+
+CheckFn = Callable[[CheckContext], Iterable[str | Problem] | None]
 
 
 @dataclass(frozen=True)
 class Check:
+    """One registered check (see ``conformance.checks`` for the registry)."""
+
     id: str  # stable, snake_case, never reused
     title: str
     evidence: str  # spec.Evidence value
@@ -63,4 +79,31 @@ class Check:
     fired_by: tuple[str, ...] = ()  # mock --violate switches that must make it fail
 
 
-__all__ = ["Check", "CheckContext", "CheckFn", "Skip"]
+def check(
+    *,
+    id: str,
+    title: str,
+    evidence: str,
+    spec_ref: str,
+    applies: Callable[[CheckContext], bool],
+    fired_by: tuple[str, ...],
+) -> Callable[[CheckFn], Check]:
+    """Decorator: turn a check function into a :class:`Check`; its docstring's first line is the doc."""
+
+    def wrap(fn: CheckFn) -> Check:
+        doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        return Check(
+            id=id,
+            title=title,
+            evidence=evidence,
+            spec_ref=spec_ref,
+            doc=doc,
+            fn=fn,
+            applies=applies,
+            fired_by=fired_by,
+        )
+
+    return wrap
+
+
+__all__ = ["Check", "CheckContext", "CheckFn", "Problem", "Skip", "check"]

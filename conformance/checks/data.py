@@ -1,0 +1,129 @@
+"""Accepting what the spec says must be accepted, rejecting what it says must be rejected.
+
+Positive cases are drawn only from the domains' ``must_accept`` values and negative cases only from
+``must_reject``; ``implementation_defined`` values are judged by the HTTP checks alone (no 5xx, error
+shape on a 4xx, bounded time), never by these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from conformance.checks.base import CheckContext, Problem, Skip, check
+from conformance.checks.reading import (
+    SUCCESS_PROTOCOLS,
+    answered,
+    body_excerpt,
+    expects_rejection,
+    response_json,
+    where,
+)
+from conformance.checks.schema import error_shape_problems
+
+#: Codecs the API's parameter guide names ("Flac, Wav, Mp3, Ogg etc."); the rest are the "etc.", seen
+#: working through ffmpeg but never promised.
+DOCUMENTED_CODECS = frozenset({"flac", "wav", "mp3", "ogg"})
+
+
+def _case_evidence(ctx: CheckContext) -> str | None:
+    """The evidence of the domain value a generated case was drawn from, when the generator recorded it."""
+    value = ctx.case.meta.get("evidence")
+    return value if isinstance(value, str) else None
+
+
+def _field_ref(ctx: CheckContext) -> str | None:
+    """The mutated path as a spec reference (domains say ``header:x``, the tables ``headers:x``)."""
+    path = ctx.case.mutated_path
+    if not path:
+        return None
+    if path.startswith("header:"):
+        return "headers:" + path.removeprefix("header:")
+    return f"payload:{path}"
+
+
+def _over_declared_limit(ctx: CheckContext, size: int) -> bool:
+    limit = ctx.target.max_body_bytes
+    return limit is not None and size > limit
+
+
+@check(
+    id="negative_data_rejection",
+    title="Invalid request accepted or refused badly",
+    evidence="official-schema",
+    spec_ref="payload:inputs",
+    applies=expects_rejection,
+    fired_by=("accept-invalid-params", "500-on-bad-audio"),
+)
+def negative_data_rejection(ctx: CheckContext) -> Iterator[Problem]:
+    """An invalid request (one ``must_reject`` value, or undecodable audio) gets a 4xx error."""
+    what = ctx.case.mutation or ctx.case.malformed or "invalid request"
+    evidence, ref = _case_evidence(ctx), _field_ref(ctx)
+    for i, _, resp in answered(ctx):
+        if not 400 <= resp.status < 500:
+            yield Problem(f"{where(ctx, i)}{what}: answered {resp.status}, not a 4xx", evidence, ref)
+            continue
+        is_json, body = response_json(resp)
+        problems = error_shape_problems(body) if is_json else [f"body is not JSON: {body_excerpt(resp)}"]
+        for problem in problems:
+            yield Problem(f"{where(ctx, i)}{what}: {resp.status} {problem}", evidence, ref)
+
+
+@check(
+    id="positive_data_acceptance",
+    title="Valid request rejected",
+    evidence="official-schema",
+    spec_ref="payload:parameters",
+    applies=lambda ctx: ctx.case.kind == "positive",
+    fired_by=("reject-valid-params", "reject-mp3", "reject-8khz"),
+)
+def positive_data_acceptance(ctx: CheckContext) -> Iterator[Problem]:
+    """A request made only of ``must_accept`` values and decodable audio is answered 200."""
+    evidence = _case_evidence(ctx)
+    for i, ex, resp in answered(ctx):
+        if resp.status == 200:
+            continue
+        if resp.status == 413 and _over_declared_limit(ctx, len(ex.request.body)):
+            raise Skip("body larger than the target's declared limit")
+        params = "no parameters" if ctx.case.parameters is None else f"parameters {ctx.case.parameters}"
+        yield Problem(
+            f"{where(ctx, i)}{resp.status} for a valid request ({params}): {body_excerpt(resp)}", evidence
+        )
+
+
+def _sends_valid_audio(ctx: CheckContext) -> bool:
+    return ctx.case.audio is not None and (
+        ctx.case.kind == "positive"
+        or (ctx.case.kind == "protocol" and ctx.case.protocol in SUCCESS_PROTOCOLS)
+    )
+
+
+@check(
+    id="audio_formats_accepted",
+    title="Audio format or rate refused",
+    evidence="documented",
+    spec_ref="payload:inputs",
+    applies=_sends_valid_audio,
+    fired_by=("reject-mp3", "reject-8khz"),
+)
+def audio_formats_accepted(ctx: CheckContext) -> Iterator[Problem]:
+    """Audio in wav, flac, mp3, ogg, opus, webm or m4a at 8–48 kHz, mono or stereo, is transcribed."""
+    audio = ctx.case.audio
+    if audio is None:
+        raise Skip("no audio recipe")
+    evidence = None if audio.codec in DOCUMENTED_CODECS else "observed"
+    judged = answered(ctx)
+    if ctx.case.protocol == "content_type":
+        # only the last exchange carries the right Content-Type; refusing the others is
+        # raw_content_type_tolerated's business
+        judged = judged[-1:]
+    for i, _, resp in judged:
+        if resp.status not in (400, 415, 422):
+            continue  # success, or a failure the other checks name (5xx, 413 ...)
+        yield Problem(
+            f"{where(ctx, i)}{audio.describe()} refused with {resp.status}: {body_excerpt(resp)}",
+            evidence,
+            title=f"Audio refused: {audio.codec}" if evidence else None,
+        )
+
+
+CHECKS = (negative_data_rejection, positive_data_acceptance, audio_formats_accepted)
