@@ -516,20 +516,20 @@ async def replay(
 ) -> AsyncIterator[CaseFinished]:
     """Re-run the current suite's checks on every recorded case, in recorded order.
 
-    ``view`` defaults to the spec view the cassette was recorded under; ``checks`` to every registered
-    check. Each event keeps the recorded case id, exchanges and description; ``meta["recorded_results"]``
-    holds the verdicts given at recording time, for comparison.
+    ``view`` defaults to the spec view the cassette was recorded under; ``checks`` to the default
+    selection (every non-legacy check). Each event keeps the recorded case id, exchanges and description;
+    ``meta["recorded_results"]`` holds the verdicts given at recording time, for comparison.
     """
-    from conformance import checks as registry  # the check registry imports the spec: keep load() light
+    from conformance.checks.registry import run_checks, select  # imports the spec: keep load() light
 
     cassette = load(path)
-    selected = list(checks) if checks is not None else list(registry.all_checks())
+    selected = list(checks) if checks is not None else list(select())
     spec_view = view or cassette.run.spec_view
     for recorded in cassette.cases:
         ctx = CheckContext(
             case=recorded.case, exchanges=recorded.exchanges, target=cassette.target_info, view=spec_view
         )
-        results = tuple(registry.run_checks(ctx, selected))
+        results = tuple(run_checks(ctx, selected))
         yield CaseFinished(
             case_id=recorded.case.id,
             phase=recorded.recorded.phase,
