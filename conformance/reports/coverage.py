@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,24 +103,51 @@ class CoverageCollector:
     def rows(self) -> list[RowCoverage] | None:
         """Every documented row with its use counts; ``None`` when the spec package is unavailable."""
         try:
-            from spec import fields
+            from spec import errata, fields
         except ImportError:
             return None
+        renamed = _renames(errata())
         rows = []
         for row in fields():
             table = str(row.table)
-            key = (table, normalise(table, str(row.path)))
+            keys = [(table, normalise(table, str(row.path)))]
+            keys += [(table, new) for new in renamed.get(keys[0], ())]
             rows.append(
                 RowCoverage(
                     table=table,
                     path=str(row.path),
-                    type=str(getattr(row, "type", "") or ""),
-                    required=bool(getattr(row, "required", False)),
-                    positive=self.positive[key],
-                    negative=self.negative[key],
+                    type=str(row.type or ""),
+                    required=bool(row.required),
+                    positive=sum(self.positive[k] for k in keys),
+                    negative=sum(self.negative[k] for k in keys),
                 )
             )
         return rows
+
+
+_SCHEMA_TABLE = {"request": "payload", "response": "body"}
+
+
+def _pointer_path(pointer: str) -> str:
+    """A JSON-Schema pointer as a table path: /properties/chunks/items/properties/text -> chunks.text."""
+    return ".".join(p for p in pointer.strip("/").split("/") if p not in ("properties", "items"))
+
+
+def _renames(errata: Iterable[Any]) -> dict[tuple[str, str], list[str]]:
+    """Documented row -> the names the served view gives it (errata that move a property, e.g. E1).
+
+    A faithful server sends the served name, which exercises the documented row all the same.
+    """
+    out: dict[tuple[str, str], list[str]] = {}
+    for erratum in errata:
+        if getattr(erratum, "withdrawn", False):
+            continue
+        for patch in getattr(erratum, "patches", ()):
+            table = _SCHEMA_TABLE.get(patch.schema)
+            if patch.op == "move" and table and patch.from_:
+                old = (table, _pointer_path(patch.from_))
+                out.setdefault(old, []).append(_pointer_path(patch.path))
+    return out
 
 
 def summarise(rows: list[RowCoverage]) -> dict[str, tuple[int, int]]:

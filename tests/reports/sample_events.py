@@ -46,7 +46,9 @@ def wav_bytes(seconds: float = 0.25, rate: int = 16000, freq: float = 440.0) -> 
         w.setsampwidth(2)
         w.setframerate(rate)
         n = int(seconds * rate)
-        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * freq * i / rate))) for i in range(n)))
+        w.writeframes(
+            b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * freq * i / rate))) for i in range(n))
+        )
     return buf.getvalue()
 
 
@@ -78,7 +80,8 @@ def _repro(case: str, ext: str = "wav") -> Repro:
     return Repro(
         curl=(
             "curl -sS -X POST http://127.0.0.1:8080/models/openai/whisper-large-v3 "
-            f"-H 'Authorization: Bearer ***' -H 'Content-Type: application/json' --data-binary @case-{case}.{ext}"
+            "-H 'Authorization: Bearer ***' -H 'Content-Type: application/json' "
+            f"--data-binary @case-{case}.{ext}"
         ),
         seed=1234,
         replay_id=case,
@@ -112,69 +115,163 @@ def sample_events(failing: bool = True, finished: bool = True) -> list[Event]:
         req = json_request(audio, {"return_timestamps": True} if asks else None)
         results = [*_passes(cid, *common)]
         if not asks and failing and i == 3:
-            f = Failure("chunks_only_when_asked", "chunks sent unasked", "`chunks` present although "
-                        "return_timestamps was not requested", Severity.WARNING, cid, "documented",
-                        "payload:parameters.return_timestamps")
+            f = Failure(
+                "chunks_only_when_asked",
+                "chunks sent unasked",
+                "`chunks` present although return_timestamps was not requested",
+                Severity.WARNING,
+                cid,
+                "documented",
+                "payload:parameters.return_timestamps",
+            )
             results.append(_result("chunks_only_when_asked", cid, Outcome.FAIL, f))
         else:
             results.append(_result("chunks_only_when_asked", cid, Outcome.PASS))
-        events.append(CaseFinished(cid, "examples", "positive", "json wav 16000 Hz mono s16 0.25 s tone",
-                                   None, (Exchange(req, response(200, body)),), tuple(results), _repro(cid),
-                                   {"parameters": {"return_timestamps": asks}}))
+        events.append(
+            CaseFinished(
+                cid,
+                "examples",
+                "positive",
+                "json wav 16000 Hz mono s16 0.25 s tone",
+                None,
+                (Exchange(req, response(200, body)),),
+                tuple(results),
+                _repro(cid),
+                {"parameters": {"return_timestamps": asks}},
+            )
+        )
     # a null chunk end: error-severity schema failure
     cid = "cov-0007"
     req = json_request(audio, {"return_timestamps": True})
     body = {"text": " A tone.", "chunks": [{"text": " A tone.", "timestamp": [0.0, None]}]} if failing else ok
     results = [*_passes(cid, "not_a_server_error", "status_code_conformance")]
     if failing:
-        f1 = Failure("timestamps_numeric", "chunk end is null", "chunks[0].timestamp[1] is null (known upstream: "
-                     "transformers leaves the last end open when audio is cut)", Severity.ERROR, cid,
-                     "official-schema", "body:chunks.timestamp")
-        f2 = Failure("response_schema_conformance", "response does not match the schema",
-                     "chunks/0/timestamp/1: None is not of type 'number'", Severity.ERROR, cid,
-                     "official-schema", "body:chunks.timestamp")
-        results += [_result("timestamps_numeric", cid, Outcome.FAIL, f1),
-                    _result("response_schema_conformance", cid, Outcome.FAIL, f2)]
+        f1 = Failure(
+            "timestamps_numeric",
+            "chunk end is null",
+            "chunks[0].timestamp[1] is null (known upstream: "
+            "transformers leaves the last end open when audio is cut)",
+            Severity.ERROR,
+            cid,
+            "official-schema",
+            "body:chunks.timestamp",
+        )
+        f2 = Failure(
+            "response_schema_conformance",
+            "response does not match the schema",
+            "chunks/0/timestamp/1: None is not of type 'number'",
+            Severity.ERROR,
+            cid,
+            "official-schema",
+            "body:chunks.timestamp",
+        )
+        results += [
+            _result("timestamps_numeric", cid, Outcome.FAIL, f1),
+            _result("response_schema_conformance", cid, Outcome.FAIL, f2),
+        ]
     else:
         results += _passes(cid, "timestamps_numeric", "response_schema_conformance")
-    events.append(CaseFinished(cid, "coverage", "positive", "json wav 16000 Hz mono s16 0.25 s tone, "
-                               "timestamps", None, (Exchange(req, response(200, body)),), tuple(results),
-                               _repro(cid), {}))
+    events.append(
+        CaseFinished(
+            cid,
+            "coverage",
+            "positive",
+            "json wav 16000 Hz mono s16 0.25 s tone, timestamps",
+            None,
+            (Exchange(req, response(200, body)),),
+            tuple(results),
+            _repro(cid),
+            {},
+        )
+    )
     # negative: top_k as a string must be rejected with 400 {"error": ...}
     for j, path in enumerate(("parameters.generation_parameters.top_k", "parameters.return_timestamps")):
         cid = f"neg-{j:04d}"
-        params = ({"generation_parameters": {"top_k": "three"}} if j == 0 else {"return_timestamps": "yes"})
+        params = {"generation_parameters": {"top_k": "three"}} if j == 0 else {"return_timestamps": "yes"}
         req = json_request(audio, params)
         accepted = failing and j == 1
-        resp = response(200, plain) if accepted else response(
-            400, {"error": [f"Error in `{path}`: Input should be a valid integer"]})
+        resp = (
+            response(200, plain)
+            if accepted
+            else response(400, {"error": [f"Error in `{path}`: Input should be a valid integer"]})
+        )
         if accepted:
-            f = Failure("negative_data_rejection", "invalid value accepted", f"{path}: string instead of "
-                        "boolean was accepted with 200", Severity.ERROR, cid, "documented", f"payload:{path}")
+            f = Failure(
+                "negative_data_rejection",
+                "invalid value accepted",
+                f"{path}: string instead of boolean was accepted with 200",
+                Severity.ERROR,
+                cid,
+                "documented",
+                f"payload:{path}",
+            )
             res = _result("negative_data_rejection", cid, Outcome.FAIL, f)
         else:
             res = _result("negative_data_rejection", cid, Outcome.PASS)
-        events.append(CaseFinished(cid, "coverage", "negative", "json wav 16000 Hz mono s16 0.25 s tone",
-                                   f"{path}: string instead of {'integer' if j == 0 else 'boolean'}",
-                                   (Exchange(req, resp),), (*_passes(cid, "not_a_server_error"), res),
-                                   _repro(cid), {"mutated_path": path}))
+        events.append(
+            CaseFinished(
+                cid,
+                "coverage",
+                "negative",
+                "json wav 16000 Hz mono s16 0.25 s tone",
+                f"{path}: string instead of {'integer' if j == 0 else 'boolean'}",
+                (Exchange(req, resp),),
+                (*_passes(cid, "not_a_server_error"), res),
+                _repro(cid),
+                {"mutated_path": path},
+            )
+        )
     # the target broke on one case (connection reset): ERROR, not FAIL
     cid = "fz-0001"
     req = raw_request(wav_bytes(0.1, 8000))
-    exch = Exchange(req, None, "ServerDisconnectedError: connection reset by peer") if failing else Exchange(
-        req, response(200, plain))
+    exch = (
+        Exchange(req, None, "ServerDisconnectedError: connection reset by peer")
+        if failing
+        else Exchange(req, response(200, plain))
+    )
     outcome = Outcome.ERROR if failing else Outcome.PASS
-    events.append(CaseFinished(cid, "fuzz", "positive", "raw wav 8000 Hz mono s16 0.10 s tone", None, (exch,),
-                               (_result("not_a_server_error", cid, outcome,
-                                        msg="connection reset by peer" if failing else ""),),
-                               _repro(cid), {}))
+    events.append(
+        CaseFinished(
+            cid,
+            "fuzz",
+            "positive",
+            "raw wav 8000 Hz mono s16 0.10 s tone",
+            None,
+            (exch,),
+            (_result("not_a_server_error", cid, outcome, msg="connection reset by peer" if failing else ""),),
+            _repro(cid),
+            {},
+        )
+    )
     # loading cannot be provoked on a plain URL: SKIP "not exercised"
     cid = "proto-loading"
-    events.append(CaseFinished(cid, "probe", "protocol", "loading scenario", None, (),
-                               (_result("loading_shape", cid, Outcome.SKIP,
-                                        msg="not exercised: target does not expose /__mock"),),
-                               None, {"protocol": "loading"}))
+    events.append(
+        CaseFinished(
+            cid,
+            "probe",
+            "protocol",
+            "loading scenario",
+            None,
+            (),
+            (
+                _result(
+                    "loading_shape", cid, Outcome.SKIP, msg="not exercised: target does not expose /__mock"
+                ),
+            ),
+            None,
+            {"protocol": "loading"},
+        )
+    )
     if finished:
-        events.append(RunFinished("run-20261126-1", "2026-11-26T15:40:03Z", 3.2, len(events) - 1,
-                                  {"pass": 20, "fail": 4 if failing else 0}, ("chunks_only_when_asked",), 1))
+        events.append(
+            RunFinished(
+                "run-20261126-1",
+                "2026-11-26T15:40:03Z",
+                3.2,
+                len(events) - 1,
+                {"pass": 20, "fail": 4 if failing else 0},
+                ("chunks_only_when_asked",),
+                1,
+            )
+        )
     return events
