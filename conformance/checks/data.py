@@ -74,7 +74,7 @@ def negative_data_rejection(ctx: CheckContext) -> Iterator[Problem]:
     evidence="official-schema",
     spec_ref="payload:parameters",
     applies=lambda ctx: ctx.case.kind == "positive",
-    fired_by=("reject-valid-params", "reject-mp3", "reject-8khz"),
+    fired_by=("reject-valid-params", "reject-mp3", "reject-8khz", "router-path-404"),
 )
 def positive_data_acceptance(ctx: CheckContext) -> Iterator[Problem]:
     """A request made only of ``must_accept`` values and decodable audio is answered 200."""

@@ -179,7 +179,7 @@ def cache_hit_consistent(ctx: CheckContext) -> Iterator[Problem]:
 
 @check(
     id="cache_bypass_honoured",
-    title="x-use-cache: false answered from the cache",
+    title="Cache used despite x-use-cache: false",
     evidence="legacy",
     spec_ref="headers:x-use-cache",
     applies=protocol("cache"),
@@ -230,14 +230,14 @@ def loading_response_shape(ctx: CheckContext) -> Iterator[str]:
 
 @check(
     id="wait_for_model_honoured",
-    title="x-wait-for-model ignored",
+    title="Header x-wait-for-model ignored",
     evidence="legacy",
     spec_ref="headers:x-wait-for-model",
     applies=protocol("loading"),
-    fired_by=("ignored-wait-for-model",),
+    fired_by=("ignored-wait-for-model", "strict-boolean-headers"),
 )
 def wait_for_model_honoured(ctx: CheckContext) -> Iterator[str]:
-    """With ``x-wait-for-model: true`` a loading model holds the request and answers 200 instead of 503."""
+    """With ``x-wait-for-model: true`` (or ``1``) a loading model holds the request and answers 200."""
     _seen_loading(ctx)
     second = _response(ctx, 1)
     if second.status != 200:

@@ -1,0 +1,412 @@
+"""Every check on hand-built exchanges: it fails on its deviation and passes on the faithful answer.
+
+The same checks are run against real mock servers with each ``--violate`` switch in test_checks_mock.py;
+these cases pin the boundaries (what is a warning, what is SKIP, what is not judged at all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+from check_builders import (
+    ERROR_HEADERS,
+    MOCK,
+    REAL,
+    RECIPE,
+    SUCCESS_HEADERS,
+    case,
+    chunked,
+    context,
+    err,
+    json_request,
+    judge,
+    ok,
+    raw_request,
+)
+
+from conformance.checks import CheckContext, all_checks, run_checks
+from conformance.model import Outcome, Response, Severity
+from conformance.target import TargetInfo
+
+TS = {"return_timestamps": True}
+
+
+def c(text: str, start: float | None, end: float | None) -> dict:
+    return {"text": text, "timestamp": [start, end]}
+
+
+GOOD_CHUNKS = [c(" hello", 0.0, 0.8), c(" world", 0.8, 1.6)]
+WITH_TOKEN = TargetInfo(name="mock:test", model_url="http://x/models/m", is_mock=True, has_token=True)
+MOCK_LOADING = TargetInfo(
+    name="mock:test", model_url="http://x/models/m", is_mock=True, exposes_mock_controls=True
+)
+LIMITED = TargetInfo(name="mock:test", model_url="http://x/models/m", is_mock=True, max_body_bytes=100)
+
+
+def positive(resp: Response, **kw) -> CheckContext:
+    return context(case("positive", **kw), (raw_request(), resp))
+
+
+def timestamps(resp: Response) -> CheckContext:
+    return context(case("implementation_defined", form="json", parameters=TS), (json_request(TS), resp))
+
+
+def negative(resp: Response) -> CheckContext:
+    return context(
+        case(
+            "negative",
+            form="json",
+            mutation="top_k: string",
+            mutated_path="parameters.generation_parameters.top_k",
+        ),
+        (json_request({"generation_parameters": {"top_k": "x"}}), resp),
+    )
+
+
+def malformed(resp: Response) -> CheckContext:
+    return context(
+        case("malformed_audio", audio=None, malformed="random_bytes"), (raw_request(body=b"\x01" * 9), resp)
+    )
+
+
+def proto(name: str, *responses: Response | None, target: TargetInfo = MOCK, requests=None) -> CheckContext:
+    reqs = requests or [raw_request() for _ in responses]
+    return context(case("protocol", protocol=name), *zip(reqs, responses, strict=True), target=target)
+
+
+NO_CACHE = (("x-use-cache", "false"),)
+CACHE_HEADERS = tuple((k, "cache" if k == "x-compute-type" else v) for k, v in SUCCESS_HEADERS)
+
+# check id -> (deviating context, faithful context, severity of the deviation)
+SCENARIOS: dict[str, tuple[Callable[[], CheckContext], Callable[[], CheckContext], Severity]] = {
+    "not_a_server_error": (
+        lambda: malformed(err(500, {"error": "unknown error"})),
+        lambda: malformed(err(400)),
+        Severity.ERROR,
+    ),
+    "status_code_conformance": (
+        lambda: negative(ok()),
+        lambda: negative(err(400, {"error": ["bad top_k"]})),
+        Severity.ERROR,
+    ),
+    "content_type_conformance": (
+        lambda: positive(ok(headers=(("Content-Type", "text/plain"), *SUCCESS_HEADERS[1:]))),
+        lambda: positive(
+            ok(headers=(("Content-Type", "application/json; charset=utf-8"), *SUCCESS_HEADERS[1:]))
+        ),
+        Severity.ERROR,
+    ),
+    "response_headers_conformance": (
+        lambda: positive(ok(headers=(("Content-Type", "application/json"), ("x-compute-time", "fast")))),
+        lambda: positive(ok()),
+        Severity.WARNING,
+    ),
+    "response_time_bounded": (
+        lambda: positive(ok(elapsed=3.5)),
+        lambda: positive(ok(elapsed=0.2)),
+        Severity.WARNING,
+    ),
+    "response_schema_conformance": (
+        lambda: positive(ok({"txt": "hi"})),
+        lambda: positive(ok({"text": ""})),
+        Severity.ERROR,
+    ),
+    "error_body_shape": (
+        lambda: malformed(err(400, b"Malformed soundfile", headers=(("Content-Type", "text/plain"),))),
+        lambda: malformed(err(400, {"error": "Malformed soundfile", "warnings": ["w"]})),
+        Severity.ERROR,
+    ),
+    "negative_data_rejection": (lambda: negative(ok()), lambda: negative(err(400)), Severity.ERROR),
+    "positive_data_acceptance": (lambda: positive(err(400)), lambda: positive(ok()), Severity.ERROR),
+    "audio_formats_accepted": (lambda: positive(err(400)), lambda: positive(ok()), Severity.ERROR),
+    "ignored_auth": (
+        lambda: proto("auth_missing", ok(), target=WITH_TOKEN),
+        lambda: proto("auth_wrong", err(401, {"error": "Invalid username or password."}), target=WITH_TOKEN),
+        Severity.ERROR,
+    ),
+    "request_forms_accepted": (
+        lambda: proto("forms", ok(), err(400), requests=[raw_request(), json_request()]),
+        lambda: proto("forms", ok(), ok(), requests=[raw_request(), json_request()]),
+        Severity.ERROR,
+    ),
+    "raw_content_type_tolerated": (
+        lambda: proto(
+            "content_type",
+            err(400),
+            ok(),
+            requests=[raw_request(), raw_request((("Content-Type", "audio/wav"),))],
+        ),
+        lambda: proto(
+            "content_type",
+            ok(),
+            ok(),
+            requests=[raw_request(), raw_request((("Content-Type", "audio/wav"),))],
+        ),
+        Severity.ERROR,
+    ),
+    "greedy_deterministic": (
+        lambda: proto("determinism", ok({"text": "a b"}), ok({"text": "a c"})),
+        lambda: proto("determinism", ok({"text": "a b"}), ok({"text": "a b"})),
+        Severity.WARNING,
+    ),
+    "cache_hit_consistent": (
+        lambda: proto("cache", ok(), ok({"text": "other"}, headers=CACHE_HEADERS), ok()),
+        lambda: proto("cache", ok(), ok(headers=CACHE_HEADERS), ok()),
+        Severity.WARNING,  # legacy evidence (E6) weighs a warning when judged on request
+    ),
+    "cache_bypass_honoured": (
+        lambda: proto(
+            "cache",
+            ok(),
+            ok(headers=CACHE_HEADERS),
+            ok(headers=CACHE_HEADERS),
+            requests=[raw_request(), raw_request(), raw_request(NO_CACHE)],
+        ),
+        lambda: proto(
+            "cache",
+            ok(),
+            ok(headers=CACHE_HEADERS),
+            ok(),
+            requests=[raw_request(), raw_request(), raw_request(NO_CACHE)],
+        ),
+        Severity.WARNING,
+    ),
+    "loading_response_shape": (
+        lambda: proto(
+            "loading", err(503, {"error": "Model m is currently loading"}), ok(), target=MOCK_LOADING
+        ),
+        lambda: proto(
+            "loading",
+            err(503, {"error": "Model m is currently loading", "estimated_time": 20.0}),
+            ok(),
+            target=MOCK_LOADING,
+        ),
+        Severity.WARNING,
+    ),
+    "wait_for_model_honoured": (
+        lambda: proto(
+            "loading",
+            err(503, {"error": "loading", "estimated_time": 1.0}),
+            err(503, {"error": "loading", "estimated_time": 1.0}),
+            target=MOCK_LOADING,
+        ),
+        lambda: proto(
+            "loading", err(503, {"error": "loading", "estimated_time": 1.0}), ok(), target=MOCK_LOADING
+        ),
+        Severity.WARNING,
+    ),
+    "body_limit_enforced": (
+        lambda: proto("body_limit", ok(), target=LIMITED, requests=[raw_request(body=bytes(200))]),
+        lambda: proto(
+            "body_limit",
+            err(413, {"error": "Payload too large"}),
+            target=LIMITED,
+            requests=[raw_request(body=bytes(200))],
+        ),
+        Severity.WARNING,
+    ),
+    "chunks_when_timestamps_requested": (
+        lambda: timestamps(ok()),
+        lambda: timestamps(chunked(GOOD_CHUNKS)),
+        Severity.ERROR,
+    ),
+    "chunks_absent_unless_requested": (
+        lambda: positive(chunked(GOOD_CHUNKS)),
+        lambda: positive(ok()),
+        Severity.WARNING,
+    ),
+    "timestamps_numeric": (
+        lambda: timestamps(chunked([{"text": " hello", "timestamp": ["0.0", "0.8"]}])),
+        lambda: timestamps(chunked(GOOD_CHUNKS)),
+        Severity.ERROR,
+    ),
+    "timestamp_end_present": (
+        lambda: timestamps(chunked([c(" hello", 0.0, 0.8), c(" world", 0.8, None)])),
+        lambda: timestamps(chunked(GOOD_CHUNKS)),
+        Severity.WARNING,
+    ),
+    "timestamps_within_audio": (
+        lambda: timestamps(chunked([c(" hello", 0.0, 0.8), c(" world", 0.8, 2.5)])),
+        lambda: timestamps(chunked([c(" hello", 0.0, 0.8), c(" world", 0.8, 2.04)])),
+        Severity.ERROR,
+    ),
+    "timestamps_ordered": (
+        lambda: timestamps(chunked([c(" hello", 0.8, 1.6), c(" world", 0.0, 0.8)])),
+        lambda: timestamps(chunked(GOOD_CHUNKS)),
+        Severity.WARNING,
+    ),
+    "chunk_text_matches_text": (
+        lambda: timestamps(chunked(GOOD_CHUNKS, text="hello there")),
+        lambda: timestamps(chunked(GOOD_CHUNKS, text="hello  world ")),
+        Severity.WARNING,
+    ),
+}
+
+
+def test_every_check_has_a_scenario() -> None:
+    assert sorted(SCENARIOS) == sorted(chk.id for chk in all_checks())
+
+
+@pytest.mark.parametrize("check_id", sorted(SCENARIOS))
+def test_check_fails_on_deviation(check_id: str) -> None:
+    bad, _, severity = SCENARIOS[check_id]
+    result = judge(check_id, bad())
+    assert result is not None, "check did not apply"
+    assert result.outcome is Outcome.FAIL, result
+    assert result.failures and all(f.check_id == check_id and f.message for f in result.failures)
+    assert result.severity is severity
+
+
+@pytest.mark.parametrize("check_id", sorted(SCENARIOS))
+def test_check_passes_faithful_answer(check_id: str) -> None:
+    _, good, _ = SCENARIOS[check_id]
+    result = judge(check_id, good())
+    assert result is not None, "check did not apply"
+    assert result.outcome is Outcome.PASS, result
+
+
+# ------------------------------------------------------------------------------ boundaries
+
+
+def test_error_list_and_warnings_are_a_valid_error_shape() -> None:
+    ctx = malformed(
+        err(400, {"error": ["Error in `inputs`: bad"], "warnings": ["There was an inference error"]})
+    )
+    for check_id in ("error_body_shape", "response_schema_conformance", "negative_data_rejection"):
+        assert judge(check_id, ctx).outcome is Outcome.PASS
+
+
+def test_plain_text_404_is_not_an_error_shape_failure() -> None:
+    ctx = positive(Response(404, (("Content-Type", "text/plain"),), b"Not Found", 0.01))
+    assert judge("error_body_shape", ctx).outcome is Outcome.PASS
+    assert judge("positive_data_acceptance", ctx).outcome is Outcome.FAIL
+
+
+def test_missing_audio_length_header_is_only_a_warning() -> None:
+    headers = tuple(h for h in SUCCESS_HEADERS if h[0] != "x-compute-audio-length")
+    result = judge("response_headers_conformance", positive(ok(headers=headers)))
+    assert result.outcome is Outcome.FAIL and result.severity is Severity.WARNING
+    assert "x-compute-audio-length" in result.failures[0].message
+
+
+def test_content_type_of_a_json_error_is_judged() -> None:
+    result = judge("content_type_conformance", malformed(err(400, headers=(("Content-Type", "text/html"),))))
+    assert result.outcome is Outcome.FAIL
+
+
+def test_plural_chunk_key_named_in_message() -> None:
+    ctx = timestamps(chunked([{"text": " hi", "timestamps": [0.0, 0.5]}]))
+    result = judge("timestamps_numeric", ctx)
+    assert result.outcome is Outcome.FAIL and "timestamps" in result.failures[0].message
+    assert judge("response_schema_conformance", ctx).outcome is Outcome.FAIL
+
+
+def test_documented_view_reads_the_plural_key() -> None:
+    ctx = context(
+        case("implementation_defined", form="json", parameters=TS),
+        (json_request(TS), chunked([{"text": " hi", "timestamps": [0.0, 0.5]}])),
+        view="documented",
+    )
+    assert judge("timestamps_numeric", ctx).outcome is Outcome.PASS
+
+
+def test_null_end_message_names_the_upstream_bug() -> None:
+    result = judge("timestamp_end_present", timestamps(chunked([c(" hi", 0.0, None)])))
+    assert "transformers #23231" in result.failures[0].message
+
+
+def test_timestamps_without_known_duration_still_check_order_of_start_and_end() -> None:
+    ctx = context(
+        case("implementation_defined", form="json", parameters=TS, expected_duration_s=None),
+        (json_request(TS), chunked([c(" hi", 0.5, 0.2)])),
+    )
+    assert judge("timestamps_within_audio", ctx).outcome is Outcome.FAIL
+    far = context(
+        case("implementation_defined", form="json", parameters=TS, expected_duration_s=None),
+        (json_request(TS), chunked([c(" hi", 0.0, 99.0)])),
+    )
+    assert judge("timestamps_within_audio", far).outcome is Outcome.PASS
+
+
+def test_chunk_checks_do_not_apply_without_chunks() -> None:
+    for check_id in (
+        "timestamps_numeric",
+        "timestamps_ordered",
+        "timestamps_within_audio",
+        "chunk_text_matches_text",
+    ):
+        assert judge(check_id, positive(ok())) is None
+
+
+def test_nothing_expects_empty_text_for_silence() -> None:
+    """Whisper invents words on silence: a transcript for silent audio is no deviation."""
+    silence = case("positive", audio=replace(RECIPE, kind="silence"))
+    ctx = context(silence, (raw_request(), ok({"text": " you"})))
+    results = run_checks(ctx, all_checks())
+    assert results and all(r.outcome is Outcome.PASS for r in results)
+
+
+def test_mislabelled_audio_type_refused_is_a_warning() -> None:
+    ctx = proto(
+        "content_type",
+        ok(),
+        err(400),
+        requests=[raw_request(), raw_request((("Content-Type", "audio/mpeg"),))],
+    )
+    result = judge("raw_content_type_tolerated", ctx)
+    assert result.outcome is Outcome.FAIL and result.severity is Severity.WARNING
+
+
+def test_forms_transcribing_differently_is_a_warning() -> None:
+    ctx = proto("forms", ok({"text": "a"}), ok({"text": "b"}), requests=[raw_request(), json_request()])
+    result = judge("request_forms_accepted", ctx)
+    assert result.outcome is Outcome.FAIL and result.severity is Severity.WARNING
+
+
+def test_negative_failure_points_at_the_mutated_field() -> None:
+    result = judge("negative_data_rejection", negative(ok()))
+    failure = result.failures[0]
+    assert failure.spec_ref == "payload:parameters.generation_parameters.top_k"
+    assert "top_k: string" in failure.message
+
+
+def test_real_targets_get_a_generous_latency_budget() -> None:
+    ctx = context(case("positive"), (raw_request(), ok(elapsed=30.0)), target=REAL)
+    assert judge("response_time_bounded", ctx).outcome is Outcome.PASS
+
+
+@pytest.mark.parametrize(
+    ("check_id", "ctx", "why"),
+    [
+        ("ignored_auth", lambda: proto("auth_missing", ok()), "no token"),
+        ("body_limit_enforced", lambda: proto("body_limit", ok()), "no declared body limit"),
+        ("loading_response_shape", lambda: proto("loading", ok(), ok(), target=REAL), "not seen loading"),
+        (
+            "wait_for_model_honoured",
+            lambda: proto("loading", ok(), ok(), target=MOCK_LOADING),
+            "asked to load",
+        ),
+    ],
+)
+def test_not_exercised_is_skip_never_pass(check_id: str, ctx, why: str) -> None:
+    result = judge(check_id, ctx())
+    assert result.outcome is Outcome.SKIP and why in result.message
+
+
+def test_loading_seen_on_a_real_target_is_judged() -> None:
+    ctx = proto(
+        "loading",
+        err(503, {"error": "Model m is currently loading", "estimated_time": 22.307266235351562}),
+        ok(),
+        target=REAL,
+    )
+    assert judge("loading_response_shape", ctx).outcome is Outcome.PASS
+
+
+def test_error_answers_need_only_the_error_header_rules() -> None:
+    assert (
+        judge("response_headers_conformance", malformed(err(400, headers=ERROR_HEADERS))).outcome
+        is Outcome.PASS
+    )
