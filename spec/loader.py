@@ -119,6 +119,7 @@ def response_headers() -> tuple[HeaderRule, ...]:
             evidence=Evidence(h["evidence"]),
             when=h["when"],
             note=h["note"],
+            example=h.get("example"),
         )
         for h in _toml("response_headers.toml")["header"]
     )

@@ -145,6 +145,7 @@ class HeaderRule:
     evidence: Evidence
     when: When
     note: str
+    example: str | None = None
 
     @property
     def severity(self) -> SeverityName | None:

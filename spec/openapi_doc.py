@@ -95,6 +95,8 @@ def _response_headers() -> dict[str, Any]:
             "required": False,
             "schema": {"type": "string", "pattern": rule.pattern},
         }
+        if rule.example is not None:
+            out[rule.name]["example"] = rule.example
     return out
 
 
