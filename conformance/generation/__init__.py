@@ -1,0 +1,1 @@
+"""Case generation: audio recipes, domain values, hypothesis strategies, the run plan, shrinking."""

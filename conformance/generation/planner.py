@@ -1,0 +1,164 @@
+"""The plan of a run: probe → examples → coverage → fuzz, deterministic for a seed and profile.
+
+* probe: one plain request (reachability, auth mode, loading state);
+* examples: the documented usage (the docs' raw upload with no Content-Type, JSON with timestamps) and
+  the protocol scenarios this target can show;
+* coverage: every domain value once (``must_accept`` positive, ``must_reject`` negative with exactly one
+  change, ``implementation_defined``), every codec across rates, channels and sample formats, the
+  duration bounds, every audio kind, every malformed body in both forms;
+* fuzz: hypothesis-drawn combinations (``--max-examples`` of them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from conformance.cases import AudioRecipe, CaseSpec
+from conformance.generation import builders
+from conformance.generation.audio import (
+    CODEC_FORMATS,
+    CODEC_RATES,
+    CODECS,
+    SENTENCES,
+    espeak_available,
+)
+from conformance.generation.render import MALFORMED_KINDS
+from conformance.generation.strategies import draw_examples, fuzz_cases
+from conformance.generation.values import FieldValue, by_bucket, load_values, survives_serialisation
+from conformance.profiles import Profile
+from conformance.target import TargetInfo
+
+
+def _tone(seed: int, duration: float = 1.0, codec: str = "wav", rate: int = 16000) -> AudioRecipe:
+    return AudioRecipe(codec, rate, 1, "s16", duration, "tone", seed)
+
+
+def _speech(seed: int, codec: str = "flac", rate: int = 16000) -> AudioRecipe:
+    text = SENTENCES[seed % len(SENTENCES)]
+    # ~165 words per minute plus a margin, so the sentence is never cut.
+    duration = round(len(text.split()) * 60 / 165 + 1.0, 1)
+    return AudioRecipe(codec, rate, 1, "s16", duration, "speech", seed, text)
+
+
+def _speech_or_tone(seed: int, codec: str = "flac") -> AudioRecipe:
+    return _speech(seed, codec) if espeak_available() else _tone(seed, 2.0, codec)
+
+
+def _value(
+    values: Iterable[FieldValue], path: str, value: object, bucket: str = "must_accept"
+) -> FieldValue | None:
+    return next(
+        (
+            v
+            for v in values
+            if v.path == path and v.bucket == bucket and v.value == value and type(v.value) is type(value)
+        ),
+        None,
+    )
+
+
+def probe_cases() -> list[CaseSpec]:
+    return [builders.positive("probe", "probe", _tone(0, 1.0), "raw")]
+
+
+def example_cases(target: TargetInfo, values: tuple[FieldValue, ...]) -> list[CaseSpec]:
+    out: list[CaseSpec] = []
+    # The documented snippet: requests.post(url, headers=auth, data=flac_bytes) sends no Content-Type.
+    out.append(builders.positive("", "examples", _speech_or_tone(0), "raw", content_type="@missing"))
+    out.append(builders.positive("", "examples", _speech_or_tone(1, "wav"), "raw"))
+    ts = _value(values, "parameters.return_timestamps", True)
+    if ts is not None:
+        out.append(builders.positive("", "examples", _speech_or_tone(2), "json", [ts]))
+    out.append(builders.positive("", "examples", _speech_or_tone(3, "mp3"), "json"))
+    out.append(builders.protocol("", "examples", _tone(101, 1.5), "forms"))
+    out.append(builders.protocol("", "examples", _speech_or_tone(4), "determinism", "raw"))
+    out.append(
+        builders.protocol("", "examples", AudioRecipe("flac", 16000, 1, "s16", 1.2, "noise", 102), "cache")
+    )
+    out.append(builders.protocol("", "examples", _tone(103, 1.0, "flac"), "content_type"))
+    if target.has_token:
+        out.append(builders.protocol("", "examples", _tone(104), "auth_missing"))
+        out.append(builders.protocol("", "examples", _tone(105), "auth_wrong"))
+    if target.exposes_mock_controls:
+        out.append(builders.protocol("", "examples", _tone(106), "loading"))
+    if target.max_body_bytes is not None:
+        out.append(builders.protocol("", "examples", _tone(107, 0.5), "body_limit"))
+    return out
+
+
+def coverage_cases(profile: Profile, values: tuple[FieldValue, ...]) -> list[CaseSpec]:
+    out: list[CaseSpec] = []
+    accept = by_bucket(values, "must_accept")
+    # Every domain value once, on a plain recipe: one change per case.
+    for i, v in enumerate(accept):
+        out.append(builders.positive("", "coverage", _tone(200 + i), "raw", [v]))
+    for i, v in enumerate(by_bucket(values, "must_reject")):
+        if survives_serialisation(v, accept) and (
+            case := builders.changed("", "coverage", _tone(300 + i), v)
+        ):
+            out.append(case)
+    for i, v in enumerate(by_bucket(values, "implementation_defined")):
+        if case := builders.changed("", "coverage", _tone(400 + i), v):
+            out.append(case)
+    # Formats: every codec at the profile's rates, alternating channels and forms.
+    n = 0
+    for codec in CODECS:
+        for rate in (r for r in profile.coverage_rates if r in CODEC_RATES[codec]):
+            for fmt in CODEC_FORMATS[codec] if profile.all_codec_combinations else CODEC_FORMATS[codec][:1]:
+                for channels in (1, 2) if profile.all_codec_combinations else (1 + n % 2,):
+                    recipe = AudioRecipe(codec, rate, channels, fmt, 1.0, ("tone", "noise")[n % 2], 500 + n)
+                    out.append(builders.positive("", "coverage", recipe, ("raw", "json")[n % 2]))
+                    n += 1
+        for fmt in CODEC_FORMATS[codec][1:]:  # the other sample formats at least once
+            out.append(
+                builders.positive("", "coverage", AudioRecipe(codec, 16000, 1, fmt, 1.0, "tone", 600), "raw")
+            )
+    # Duration bounds and audio kinds.
+    for i, dur in enumerate((profile.min_duration_s, profile.max_duration_s)):
+        out.append(builders.positive("", "coverage", _tone(700 + i, dur), "raw"))
+    for i, kind in enumerate(("silence", "noise")):
+        out.append(
+            builders.positive("", "coverage", AudioRecipe("wav", 16000, 1, "s16", 1.0, kind, 710 + i), "raw")
+        )
+    if espeak_available():
+        ts = _value(values, "parameters.return_timestamps", True)
+        for i in range(profile.speech_cases):
+            recipe = _speech(720 + i, CODECS[i % len(CODECS)], 16000)
+            out.append(builders.positive("", "coverage", recipe, "json" if ts else "raw", [ts] if ts else []))
+    # Malformed audio in both forms.
+    for i, kind in enumerate(MALFORMED_KINDS):
+        for form in ("raw", "json"):
+            out.append(builders.malformed("", "coverage", _tone(800 + i, 1.0, "flac"), kind, form, 800 + i))
+    return out
+
+
+def fuzz(profile: Profile, values: tuple[FieldValue, ...], n: int, seed: int) -> list[CaseSpec]:
+    return [c for c in draw_examples(fuzz_cases(profile, values), n, seed) if c is not None]
+
+
+def plan_cases(
+    profile: Profile,
+    target: TargetInfo,
+    *,
+    seed: int,
+    max_examples: int | None = None,
+    values: tuple[FieldValue, ...] | None = None,
+) -> list[CaseSpec]:
+    """The full ordered plan; ids unique within the run (``probe``, ``ex-001``, ``cov-012``, ``fz-0042``)."""
+    values = load_values() if values is None else values
+    n_fuzz = profile.fuzz_examples if max_examples is None else max_examples
+    phases = [
+        ("", probe_cases()),
+        ("ex", example_cases(target, values)),
+        ("cov", coverage_cases(profile, values)),
+        ("fz", fuzz(profile, values, n_fuzz, seed)),
+    ]
+    out: list[CaseSpec] = []
+    for prefix, cases in phases:
+        width = 4 if prefix == "fz" else 3
+        for i, case in enumerate(cases, 1):
+            out.append(case if not prefix else builders.with_id(case, f"{prefix}-{i:0{width}d}"))
+    return out
+
+
+__all__ = ["coverage_cases", "example_cases", "fuzz", "plan_cases", "probe_cases"]

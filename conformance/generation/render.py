@@ -1,0 +1,170 @@
+"""Turn a :class:`~conformance.cases.CaseSpec` into the HTTP requests it stands for.
+
+A single case is one request; a protocol case is the fixed sequence its scenario names (see
+``conformance.cases``). Nothing here knows about targets or secrets: the transport adds auth.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import numpy as np
+
+from conformance.cases import CaseSpec
+from conformance.generation.audio import MIME, render
+from conformance.generation.values import MISSING, resolve_inputs
+from conformance.model import Request
+from mock_server.audio import AudioDecodeError, decode
+
+JSON = "application/json"
+#: a token that no server should accept (not ``hf_``-shaped: scrubbers must not hide what was sent)
+WRONG_TOKEN = "Bearer not-a-valid-token-asr-conformance"
+MALFORMED_KINDS = ("empty", "random_bytes", "truncated", "wrong_header")
+
+
+def audio_bytes(case: CaseSpec) -> bytes:
+    """The audio a case carries: its recipe rendered, or the malformed body it describes."""
+    good = render(case.audio) if case.audio is not None else b""
+    if case.malformed is None:
+        return good
+    return malformed_body(case.malformed, good, int(case.meta.get("seed", 0)))
+
+
+def decodable(data: bytes) -> bool:
+    """True when FFmpeg (through the shared decoder) finds audio in ``data``."""
+    try:
+        decode(data, max_seconds=600.0)
+    except AudioDecodeError:
+        return False
+    return True
+
+
+def _malformed_candidates(kind: str, good: bytes, seed: int) -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    match kind:
+        case "empty":
+            return [b""]
+        case "random_bytes":
+            # A zero run first: no container's magic number at the start.
+            return [b"\0" * 64 + rng.bytes(4096), rng.bytes(4096), b"\0" * 4096]
+        case "truncated":
+            return [good[: max(8, len(good) // 10)], good[:44], good[:16]]
+        case "wrong_header":
+            return [b"\0" * 64 + good[64:], b"\0" * (len(good) // 2) + good[len(good) // 2 :], b"\0" * 4096]
+    raise ValueError(f"unknown malformed kind {kind!r}")
+
+
+@functools.lru_cache(maxsize=256)
+def malformed_body(kind: str, good: bytes, seed: int) -> bytes:
+    """Bytes that are not (or no longer) a decodable audio file.
+
+    FFmpeg resynchronises on mp3/aac frames and may find audio in a damaged file; each kind therefore
+    tries gentler damage first and keeps the first body the decoder really refuses.
+    """
+    options = _malformed_candidates(kind, good, seed)
+    return next((body for body in options if not decodable(body)), options[-1])
+
+
+def body_filename(case: CaseSpec) -> str:
+    """Suggested file name for ``curl --data-binary @FILE``."""
+    if case.form == "json" or case.raw_json is not None:
+        ext = "json"
+    elif case.malformed or case.audio is None:
+        ext = "bin"
+    else:
+        ext = case.audio.codec
+    return f"case-{case.id}.{ext}"
+
+
+def _raw(case: CaseSpec, body: bytes, extra: tuple[tuple[str, str], ...] = ()) -> Request:
+    headers: list[tuple[str, str]] = []
+    ctype = case.meta.get("content_type", "auto")  # auto | @missing | a literal value
+    if ctype == "auto" and case.audio is not None and not case.malformed:
+        headers.append(("Content-Type", MIME[case.audio.codec]))
+    elif ctype == "auto":
+        headers.append(("Content-Type", "application/octet-stream"))
+    elif ctype != "@missing":
+        headers.append(("Content-Type", ctype))
+    return Request("POST", "", (*headers, *case.headers, *extra), body)
+
+
+def json_body(case: CaseSpec, audio: bytes, *, with_parameters: bool = True) -> bytes:
+    """The JSON form's body: ``{"inputs": base64, "parameters": {...}}`` (or the case's raw JSON)."""
+    if case.raw_json is not None:
+        raw = case.raw_json
+        if isinstance(raw, dict) and "inputs" in raw:  # a symbolic inputs value, resolved like below
+            raw = {k: v for k, v in raw.items() if k != "inputs"}
+            if (inputs := resolve_inputs(case.raw_json["inputs"], audio)) is not MISSING:
+                raw = {"inputs": inputs, **raw}
+        return json.dumps(raw, separators=(",", ":")).encode()
+    payload: dict[str, object] = {}
+    inputs = resolve_inputs(case.meta.get("inputs") or "@base64-valid", audio)
+    if inputs is not MISSING:
+        payload["inputs"] = inputs
+    if with_parameters and case.parameters is not None:
+        payload["parameters"] = case.parameters
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _json(case: CaseSpec, audio: bytes, extra: tuple[tuple[str, str], ...] = (), **kw: bool) -> Request:
+    return Request("POST", "", (("Content-Type", JSON), *case.headers, *extra), json_body(case, audio, **kw))
+
+
+def build_requests(case: CaseSpec, *, max_body_bytes: int | None = None) -> list[Request]:
+    """Every request the case sends, in the order the checks expect."""
+    audio = audio_bytes(case)
+    one = _json(case, audio) if case.form == "json" else _raw(case, audio)
+    if case.protocol is None:
+        return [one]
+    no_cache = (("x-use-cache", "false"),)
+    match case.protocol:
+        case "determinism":
+            first = _json(case, audio, no_cache) if case.form == "json" else _raw(case, audio, no_cache)
+            return [first, first]
+        case "cache":
+            fresh = _json(case, audio, no_cache) if case.form == "json" else _raw(case, audio, no_cache)
+            return [one, one, fresh]
+        case "forms":
+            return [_raw(case, audio), _json(case, audio, with_parameters=False)]
+        case "auth_missing":
+            return [_with_auth(one, "")]
+        case "auth_wrong":
+            return [_with_auth(one, WRONG_TOKEN)]
+        case "loading":
+            fault = (("x-mock-fault", "loading"),)
+            return [_raw(case, audio, fault), _raw(case, audio, (*fault, ("x-wait-for-model", "true")))]
+        case "body_limit":
+            if max_body_bytes is None:
+                raise ValueError("body_limit needs the target's declared --max-body-bytes")
+            big = audio + b"\0" * max(0, max_body_bytes + 1 - len(audio))
+            return [_raw(case, big)]
+        case "content_type":
+            assert case.audio is not None
+            return [
+                Request("POST", "", case.headers, audio),
+                Request("POST", "", (("Content-Type", "application/octet-stream"), *case.headers), audio),
+                Request("POST", "", (("Content-Type", _wrong_mime(case.audio.codec)), *case.headers), audio),
+                Request("POST", "", (("Content-Type", MIME[case.audio.codec]), *case.headers), audio),
+            ]
+    raise ValueError(f"unknown protocol scenario {case.protocol!r}")
+
+
+def _with_auth(request: Request, value: str) -> Request:
+    headers = tuple(h for h in request.headers if h[0].lower() != "authorization")
+    return Request(request.method, request.path, (*headers, ("Authorization", value)), request.body)
+
+
+def _wrong_mime(codec: str) -> str:
+    return "audio/mpeg" if codec != "mp3" else "audio/flac"
+
+
+__all__ = [
+    "MALFORMED_KINDS",
+    "WRONG_TOKEN",
+    "audio_bytes",
+    "body_filename",
+    "build_requests",
+    "json_body",
+    "malformed_body",
+]

@@ -1,0 +1,102 @@
+"""Open a target from its command-line spelling.
+
+=====================  ================================================================================
+spelling               target
+=====================  ================================================================================
+``None`` / ``mock``    the mock server started in this process, on a free loopback port
+``http(s)://...``      a model URL (local server, Inference Endpoint, the HF router)
+``cassette:PATH``      a recording (``conformance.cassette.CassetteTarget``)
+=====================  ================================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from conformance.target import Target, TargetInfo
+from conformance.transport import HttpTarget, public_url
+
+if TYPE_CHECKING:
+    from mock_server.config import MockConfig
+
+#: the model path used for the in-process mock (any id is accepted there)
+MOCK_MODEL_PATH = "/models/openai/whisper-large-v3"
+
+
+class TargetError(Exception):
+    """The target spelling is wrong or the target cannot be opened (a usage error: exit 2)."""
+
+
+async def open_target(
+    spec: str | None,
+    *,
+    token: str | None = None,
+    headers: Sequence[tuple[str, str]] = (),
+    mock_config: MockConfig | None = None,
+    max_body_bytes: int | None = None,
+) -> Target:
+    """Open the target named by ``spec`` (see the module docstring); close it with ``await t.close()``."""
+    if spec is None or spec == "mock":
+        return await _open_mock(token=token, headers=headers, mock_config=mock_config, limit=max_body_bytes)
+    if spec.startswith("cassette:"):
+        from conformance.cassette import CassetteTarget  # written by the compare work; optional
+
+        return CassetteTarget(spec.removeprefix("cassette:"))
+    parts = urlsplit(spec)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TargetError(f"target must be 'mock', an http(s):// model URL or cassette:PATH, not {spec!r}")
+    url = spec.rstrip("/")
+    info = TargetInfo(
+        name=public_url(url),
+        model_url=url,
+        exposes_mock_controls=await _has_mock_controls(url),
+        has_token=bool(token),
+        max_body_bytes=max_body_bytes,
+    )
+    return HttpTarget(url, info=info, token=token, headers=headers)
+
+
+async def _open_mock(
+    *,
+    token: str | None,
+    headers: Sequence[tuple[str, str]],
+    mock_config: MockConfig | None,
+    limit: int | None,
+) -> Target:
+    from mock_server.config import MockConfig
+    from mock_server.server import start_server
+
+    config = mock_config or MockConfig()
+    runner, base_url = await start_server(config)
+    model_url = base_url.rstrip("/") + MOCK_MODEL_PATH
+    run_token = token or getattr(config, "token", None)
+    info = TargetInfo(
+        name="mock:in-process",
+        model_url=model_url,
+        exposes_mock_controls=True,
+        has_token=bool(run_token),
+        max_body_bytes=limit or getattr(config, "max_body_bytes", None),
+        is_mock=True,
+    )
+    return HttpTarget(model_url, info=info, token=run_token, headers=headers, on_close=runner.cleanup)
+
+
+async def _has_mock_controls(model_url: str) -> bool:
+    """True when the server has the mock's control API (``/__mock/requests``): fault headers are safe."""
+    parts = urlsplit(model_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.head(origin + "/__mock/requests", timeout=aiohttp.ClientTimeout(total=5)) as resp,
+        ):
+            return resp.status == 200
+    except (aiohttp.ClientError, OSError, TimeoutError):
+        return False
+
+
+__all__ = ["MOCK_MODEL_PATH", "TargetError", "open_target"]
