@@ -1,8 +1,8 @@
 """Spec coverage: which documented table rows a run's cases actually exercised.
 
 A row counts as exercised when a sent request carried it (a key of the JSON payload, a request header, the
-audio itself as ``inputs``), when a case mutated it (``meta["mutated_path"]``), or, for the response
-``body`` table, when a success response contained it. Positive and negative uses are counted apart, since
+audio itself as ``inputs``), when a case mutated it (``mutated_path``), or, for the response ``body``
+table, when a success response contained it. Positive and negative uses are counted apart, since
 "accepted when valid" and "rejected when invalid" are different evidence.
 """
 
@@ -46,6 +46,16 @@ def json_paths(value: Any) -> set[str]:
     return out
 
 
+def _case_paths(case_json: dict[str, Any]) -> set[str]:
+    """Payload paths of a case whose body is not at hand, from its serialised CaseSpec."""
+    if case_json.get("raw_json") is not None:
+        return json_paths(case_json["raw_json"])
+    out = {"inputs"}
+    if case_json.get("parameters") is not None:
+        out |= json_paths({"parameters": case_json["parameters"]})
+    return out
+
+
 @dataclass(frozen=True)
 class RowCoverage:
     """One documented row and how the run exercised it."""
@@ -75,11 +85,15 @@ class CoverageCollector:
         ):
             return  # nothing was judged: the case did not exercise anything
         seen: set[tuple[str, str]] = set()
+        case_json = case.meta.get("case") or {}  # the runner's serialised CaseSpec
         for exchange in case.exchanges:
             req = exchange.request
             for name, _ in req.headers:
                 seen.add(("headers", name.lower()))
-            if req.header("content-type") == "application/json" or req.body[:1] == b"{":
+            is_json = (req.header("content-type") or "").startswith("application/json")
+            if not req.body and case_json:  # body elided from events.jsonl: what the case sent
+                seen.update(("payload", p) for p in (_case_paths(case_json) if is_json else {"inputs"}))
+            elif is_json or req.body[:1] == b"{":
                 try:
                     payload = json.loads(req.body)
                 except ValueError:
@@ -91,9 +105,10 @@ class CoverageCollector:
             if resp is not None and 200 <= resp.status < 300:
                 with contextlib.suppress(ValueError):
                     seen.update(("body", p) for p in json_paths(json.loads(resp.body)))
-        if str(case.meta.get("protocol", "")).startswith("auth"):
-            seen.add(("headers", "authorization"))
-        mutated = case.meta.get("mutated_path")
+        protocol = case.meta.get("protocol") or case_json.get("protocol") or ""
+        if str(protocol).startswith("auth"):
+            seen.add(("headers", "authorization"))  # added by the transport, so never in the exchange
+        mutated = case.meta.get("mutated_path") or case_json.get("mutated_path")
         if mutated:
             table = "headers" if str(mutated).startswith("header:") else "payload"
             seen.add((table, normalise(table, str(mutated))))

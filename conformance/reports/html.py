@@ -6,6 +6,7 @@ of every documented table row, and what each check means. Every piece of run dat
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from html import escape
 from pathlib import Path
@@ -37,6 +38,14 @@ def _e(value: object) -> str:
     return escape(str(value), quote=True)
 
 
+_CODE = re.compile(r"``(.+?)``|`(.+?)`")
+
+
+def _prose(text: str) -> str:
+    """Escape a doc line, showing its ``code`` / `code` spans as <code>."""
+    return _CODE.sub(lambda m: f"<code>{m.group(1) or m.group(2)}</code>", _e(text))
+
+
 def _anchor(check_id: str) -> str:
     return "check-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in check_id)
 
@@ -49,7 +58,7 @@ def _stamp(tally: RunTally) -> str:
         ("profile", s["profile"]),
         ("seed", s["seed"]),
         ("spec view", s["spec_view"]),
-        ("upstream docs", s["upstream_commit"]),
+        ("upstream docs", s["upstream_commit"][:12]),
         ("suite", f"asr-conformance {s['suite_version']}"),
         ("started", s["started_at"]),
         ("duration", f"{duration:.1f} s" if duration is not None else "unfinished"),
@@ -111,19 +120,25 @@ def _matrix(tally: RunTally) -> str:
     )
 
 
-def _example(ex: Example) -> str:
-    count = f' <span class="count">— seen {ex.occurrences}×</span>' if ex.occurrences > 1 else ""
+def _example(ex: Example, check_title: str) -> str:
+    count = f"seen {ex.occurrences}×" if ex.occurrences > 1 else ""
+    # the failure kind is worth a heading only when it says more than the check's own title
+    heading = ex.title if ex.title != check_title else ""
     facts = [("case", f"<code>{_e(ex.case_id)}</code> · {_e(ex.phase)} · {_e(ex.case_kind)}")]
     facts.append(("audio / input", _e(ex.description)))
     if ex.mutation:
         facts.append(("mutation", _e(ex.mutation)))
     if ex.message:
         facts.append(("found", _e(ex.message)))
+    if ex.shrunk_to:
+        facts.append(
+            ("shrunk to", _e(ex.shrunk_to) + " <span class=muted>(the repro below sends this)</span>")
+        )
     facts.append(("sent", _e(ex.request_line)))
     facts.append(("got", _e(ex.response_line)))
     parts = [
         '<div class="example">',
-        f"<h4>{_e(ex.title)}{count}</h4>",
+        f'<h4>{_e(heading)} <span class="count">{count}</span></h4>' if heading or count else "",
         "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>",
     ]
     if ex.response_body:
@@ -154,8 +169,8 @@ def _failures(tally: RunTally) -> str:
             f'<span class="sev {_e(t.severity)}">{_e(t.severity)}</span>'
             f'<span class="meta">{t.counts[Outcome.FAIL]} failed · {t.counts[Outcome.ERROR]} errored · '
             f"{t.total} results · {ref}{evidence}</span></header>"
-            + (f'<p class="doc">{_e(info.doc)}</p>' if info.doc else "")
-            + "".join(_example(ex) for ex in t.examples.values())
+            + (f'<p class="doc">{_prose(info.doc)}</p>' if info.doc else "")
+            + "".join(_example(ex, info.title) for ex in t.examples.values())
             + "</article>"
         )
     return "".join(out)
@@ -200,7 +215,7 @@ def _docs(checks: Iterable[CheckTally]) -> str:
         items.append(
             f'<dt id="doc-{_anchor(t.check_id)}"><code>{_e(t.check_id)}</code></dt>'
             f"<dd><b>{_e(info.title)}</b>"
-            + (f" — {_e(info.doc)}" if info.doc else "")
+            + (f" — {_prose(info.doc)}" if info.doc else "")
             + (f'<div class="ref">{_e(ref)}</div>' if ref else "")
             + ("" if info.known else '<div class="ref">not in this suite\'s check registry</div>')
             + (f'<div class="ref">skipped / errored because: {_e(reasons)}</div>' if reasons else "")

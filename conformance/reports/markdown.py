@@ -63,7 +63,7 @@ def stamp_line(tally: RunTally) -> str:
         f"profile `{s['profile']}`",
         f"seed `{s['seed']}`",
         f"spec view `{s['spec_view']}`",
-        f"upstream docs `{s['upstream_commit']}`",
+        f"upstream docs `{s['upstream_commit'][:12]}`",
         f"asr-conformance {s['suite_version']}",
         f"{tally.cases} cases" + (f" in {duration:.1f} s" if duration is not None else ""),
     ]
@@ -79,6 +79,8 @@ def _example(ex: Example) -> list[str]:
         lines.append(f"  - mutation: {ex.mutation}")
     if ex.message:
         lines.append(f"  - {ex.message}")
+    if ex.shrunk_to:
+        lines.append(f"  - shrunk to: {ex.shrunk_to} (the repro sends this)")
     lines.append(f"  - sent {ex.request_line}; got {ex.response_line}")
     if ex.repro:
         lines += [

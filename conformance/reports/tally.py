@@ -63,9 +63,9 @@ class CheckInfo:
 def _registered(check_id: str) -> Any:
     """The registry's check, or ``None`` when the registry is missing or lacks the id."""
     try:
-        from conformance.checks import registry  # optional so reports render old event files anywhere
+        from conformance.checks import get  # the registry imports every check: only when needed
 
-        return registry.get(check_id)
+        return get(check_id)
     except (ImportError, KeyError):
         return None
 
@@ -98,14 +98,30 @@ class Example:
     case_id: str
     phase: str
     case_kind: str
-    description: str
+    description: str  # without the mutation, shown apart
     mutation: str | None
+    shrunk_to: str  # the simplest variant that still fails the same way (its repro is ``repro``), or ""
     request_line: str  # "POST (json, 1234 bytes)"
     response_line: str  # "400 application/json" or "transport error: ..."
     response_body: str  # decoded, truncated
     repro: Repro | None
     body_size: int
     occurrences: int = 1
+
+
+def _without_mutation(description: str, mutation: str | None) -> str:
+    """The runner appends the mutation to the description; reports show it on its own line."""
+    if mutation:
+        return description.removesuffix(f"; {mutation}").removesuffix(mutation).rstrip("; ")
+    return description
+
+
+def _shrunk_to(case: CaseFinished) -> str:
+    """The shrunk variant's description, when shrinking found something simpler than the case."""
+    shrunk = str((case.meta.get("shrunk") or {}).get("description", ""))
+    if not shrunk or shrunk == case.description:
+        return ""
+    return _without_mutation(shrunk, case.mutation)
 
 
 def _request_line(exchange: Exchange) -> str:
@@ -191,8 +207,9 @@ class CheckTally:
             case_id=case.case_id,
             phase=case.phase,
             case_kind=case.case_kind,
-            description=case.description,
+            description=_without_mutation(case.description, case.mutation),
             mutation=case.mutation,
+            shrunk_to=_shrunk_to(case),
             request_line=_request_line(shown) if shown else "",
             response_line=redact(response_line),
             response_body=redact(response_body),
