@@ -241,6 +241,8 @@ class _Front:
             return await self._process(request, ex)
         except Reply as reply:
             return self._error(ex, reply)
+        except RequestProblem as exc:
+            return self._error(ex, Reply(exc.status, {"error": exc.message}))
         except EngineError as exc:
             return self._error(ex, Reply(exc.status, exc.body, inference=True))
         except asyncio.CancelledError:
@@ -279,7 +281,10 @@ class _Front:
         self._authenticate(request)
         parsed = self._parse(request, body)
         ex.entry["form"] = parsed.form
-        await self._wait_for_model(request, ex, parsed)
+        options = parsed.legacy_options
+        use_cache = self._bool_header(request, "x-use-cache", options.get("use_cache"), True)
+        wait = self._bool_header(request, "x-wait-for-model", options.get("wait_for_model"), False)
+        await self._wait_for_model(ex, wait)
 
         params = self._validate(parsed)
         audio_bytes = parsed.audio if parsed.form == "raw" else decode_inputs(parsed.payload.get("inputs"))
@@ -289,7 +294,6 @@ class _Front:
             ex.entry["parameters"] = parsed.payload.get("parameters")
 
         key = (ex.model_id, sha, params.canonical())
-        use_cache = self._bool_header(request, "x-use-cache", parsed.legacy_options.get("use_cache"), True)
         if use_cache or config.violates("cache-always"):
             hit = self.state.cache.get(key)
             if hit is not None:
@@ -362,7 +366,7 @@ class _Front:
             raise Reply(400, {"error": "Empty body: send an audio file, or JSON with base64 `inputs`"})
         return parsed
 
-    async def _wait_for_model(self, request: web.Request, ex: _Exchange, parsed: ParsedBody) -> None:
+    async def _wait_for_model(self, ex: _Exchange, wait: bool) -> None:
         engine, config = self.engine, self.config
         if ex.fault.loading:
             remaining = config.fault_loading_seconds
@@ -370,9 +374,6 @@ class _Front:
             remaining = engine.estimated_load_seconds()
         else:
             return
-        wait = self._bool_header(
-            request, "x-wait-for-model", parsed.legacy_options.get("wait_for_model"), False
-        )
         if wait and not config.violates("ignored-wait-for-model"):
             if ex.fault.loading:
                 if remaining <= config.max_wait:
