@@ -23,3 +23,10 @@ def recorded_dir() -> Path:
 @pytest.fixture(scope="session")
 def recorded() -> list[dict[str, Any]]:
     return load_recorded()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize any test taking ``exchange`` over every recorded fixture (ids = fixture names)."""
+    if "exchange" in metafunc.fixturenames:
+        exchanges = load_recorded()
+        metafunc.parametrize("exchange", exchanges, ids=[e["name"] for e in exchanges])
