@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 from conformance.checks.base import CheckContext, Problem, Skip, check
 from conformance.checks.reading import (
-    SUCCESS_PROTOCOLS,
     answered,
     body_excerpt,
     expects_rejection,
@@ -52,7 +51,7 @@ def _over_declared_limit(ctx: CheckContext, size: int) -> bool:
     evidence="official-schema",
     spec_ref="payload:inputs",
     applies=expects_rejection,
-    fired_by=("accept-invalid-params", "500-on-bad-audio"),
+    fired_by=("accept-invalid-params", "500-on-bad-audio", "plain-text-errors", "error-key-missing"),
 )
 def negative_data_rejection(ctx: CheckContext) -> Iterator[Problem]:
     """An invalid request (one ``must_reject`` value, or undecodable audio) gets a 4xx error."""
@@ -90,11 +89,9 @@ def positive_data_acceptance(ctx: CheckContext) -> Iterator[Problem]:
         )
 
 
-def _sends_valid_audio(ctx: CheckContext) -> bool:
-    return ctx.case.audio is not None and (
-        ctx.case.kind == "positive"
-        or (ctx.case.kind == "protocol" and ctx.case.protocol in SUCCESS_PROTOCOLS)
-    )
+def _only_audio_varies(ctx: CheckContext) -> bool:
+    """A valid request whose only content is the audio: a refusal can only be about the audio."""
+    return ctx.case.kind == "positive" and ctx.case.audio is not None and not ctx.case.parameters
 
 
 @check(
@@ -102,7 +99,7 @@ def _sends_valid_audio(ctx: CheckContext) -> bool:
     title="Audio format or rate refused",
     evidence="documented",
     spec_ref="payload:inputs",
-    applies=_sends_valid_audio,
+    applies=_only_audio_varies,
     fired_by=("reject-mp3", "reject-8khz"),
 )
 def audio_formats_accepted(ctx: CheckContext) -> Iterator[Problem]:
@@ -111,12 +108,7 @@ def audio_formats_accepted(ctx: CheckContext) -> Iterator[Problem]:
     if audio is None:
         raise Skip("no audio recipe")
     evidence = None if audio.codec in DOCUMENTED_CODECS else "observed"
-    judged = answered(ctx)
-    if ctx.case.protocol == "content_type":
-        # only the last exchange carries the right Content-Type; refusing the others is
-        # raw_content_type_tolerated's business
-        judged = judged[-1:]
-    for i, _, resp in judged:
+    for i, _, resp in answered(ctx):
         if resp.status not in (400, 415, 422):
             continue  # success, or a failure the other checks name (5xx, 413 ...)
         yield Problem(

@@ -1,0 +1,232 @@
+"""Every ``--violate`` switch against real mock servers: the checks it names fire, the others stay quiet.
+
+For each switch a small scenario (the requests a generated case of that kind would send) goes over HTTP
+to two real servers on loopback: the faithful mock, where every check that judges the scenario must
+PASS, and the mock with the switch on, where every check whose ``fired_by`` names the switch must FAIL
+and no other check may. The full sweep through the runner and generator is the runner's test.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+
+from conformance.cases import AudioRecipe, CaseSpec
+from conformance.checks import CheckContext, all_checks, run_checks, select
+from conformance.model import CheckResult, Exchange, Outcome, Request, Response
+from conformance.target import TargetInfo
+from mock_server.audio import encode
+from mock_server.config import MockConfig
+from mock_server.server import MockServer
+from mock_server.violations import VIOLATIONS
+
+SECONDS = 4.0
+TOKEN = "test-token-not-a-secret"
+LOADING = ("x-mock-fault", "loading")
+NO_CACHE = ("x-use-cache", "false")
+TS = {"return_timestamps": True}
+
+
+@cache
+def audio(codec: str = "wav", rate: int = 16000, seconds: float = SECONDS) -> bytes:
+    """A deterministic two-tone signal (not silence: the mock transcribes only what it hears)."""
+    t = np.arange(int(rate * seconds)) / rate
+    signal = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.2 * np.sin(2 * np.pi * 330 * t)
+    return encode(signal.astype(np.float32).reshape(-1, 1), rate, codec)
+
+
+def recipe(codec: str = "wav", rate: int = 16000, seconds: float = SECONDS) -> AudioRecipe:
+    return AudioRecipe(codec, rate, 1, "s16", seconds, "tone")
+
+
+def raw(*headers: tuple[str, str], body: bytes | None = None) -> Request:
+    return Request("POST", "", tuple(headers), audio() if body is None else body)
+
+
+def as_json(
+    parameters: dict[str, Any] | None = None, *headers: tuple[str, str], body: bytes | None = None
+) -> Request:
+    payload: dict[str, Any] = {"inputs": base64.b64encode(audio() if body is None else body).decode()}
+    if parameters is not None:
+        payload["parameters"] = parameters
+    return Request("POST", "", (("Content-Type", "application/json"), *headers), json.dumps(payload).encode())
+
+
+@dataclass(frozen=True)
+class Scenario:
+    case: CaseSpec
+    requests: tuple[Request, ...]
+    config: dict[str, Any] = field(default_factory=dict)
+    target: dict[str, Any] = field(default_factory=dict)
+    router: bool = False
+
+
+def case(kind: str, **kw: Any) -> CaseSpec:
+    fields: dict[str, Any] = {
+        "id": f"{kind}-{kw.get('protocol') or 'case'}",
+        "phase": "examples",
+        "kind": kind,
+        "form": "raw",
+        "audio": recipe(),
+        "expected_duration_s": SECONDS,
+        "duration_tolerance_s": 0.05,
+    }
+    fields.update(kw)
+    return CaseSpec(**fields)
+
+
+def positive_raw(**kw: Any) -> Scenario:
+    return Scenario(case("positive"), (raw(),), **kw)
+
+
+def timestamps() -> Scenario:
+    return Scenario(case("implementation_defined", form="json", parameters=TS), (as_json(TS),))
+
+
+def malformed() -> Scenario:
+    return Scenario(
+        case("malformed_audio", audio=None, malformed="random_bytes"), (raw(body=bytes(range(256)) * 8),)
+    )
+
+
+def loading(wait: str = "true") -> Scenario:
+    return Scenario(
+        case("protocol", protocol="loading"),
+        (raw(LOADING), raw(LOADING, ("x-wait-for-model", wait))),
+        target={"exposes_mock_controls": True},
+    )
+
+
+def cache_protocol() -> Scenario:
+    return Scenario(case("protocol", protocol="cache"), (raw(), raw(), raw(NO_CACHE)))
+
+
+def in_codec(codec: str, rate: int) -> Scenario:
+    body = audio(codec, rate)
+    return Scenario(case("positive", audio=recipe(codec, rate)), (raw(body=body),))
+
+
+SCENARIOS: dict[str, Callable[[], Scenario]] = {
+    "plural-chunk-key": timestamps,
+    "chunks-unasked": lambda: Scenario(case("positive", form="json"), (as_json(),)),
+    "no-chunks": timestamps,
+    "timestamps-past-end": timestamps,
+    "timestamps-decreasing": timestamps,
+    "timestamp-null-end": timestamps,
+    "timestamps-strings": timestamps,
+    "chunk-text-mismatch": timestamps,
+    "text-missing": positive_raw,
+    "text-not-string": positive_raw,
+    "500-on-bad-audio": malformed,
+    "plain-text-errors": malformed,
+    "error-key-missing": malformed,
+    "ignored-auth": lambda: Scenario(
+        case("protocol", protocol="auth_missing"),
+        (raw(),),
+        config={"token": TOKEN},
+        target={"has_token": True},
+    ),
+    "ignored-wait-for-model": loading,
+    "loading-no-estimated-time": loading,
+    "strict-boolean-headers": lambda: loading(wait="1"),  # huggingface_hub 0.24-0.28 sent exactly this
+    "nondeterministic-text": lambda: Scenario(
+        case("protocol", protocol="determinism"), (raw(NO_CACHE), raw(NO_CACHE))
+    ),
+    "cache-always": cache_protocol,
+    "cache-unmarked": cache_protocol,
+    "accept-invalid-params": lambda: Scenario(
+        case(
+            "negative",
+            form="json",
+            parameters={"generation_parameters": {"top_k": "many"}},
+            mutation="parameters.generation_parameters.top_k: string instead of integer",
+            mutated_path="parameters.generation_parameters.top_k",
+        ),
+        (as_json({"generation_parameters": {"top_k": "many"}}),),
+    ),
+    "reject-valid-params": lambda: Scenario(
+        case("positive", form="json", parameters={"generation_parameters": {"max_new_tokens": 32}}),
+        (as_json({"generation_parameters": {"max_new_tokens": 32}}),),
+    ),
+    "reject-raw-without-content-type": lambda: Scenario(
+        case("protocol", protocol="content_type"),
+        (raw(), raw(("Content-Type", "application/octet-stream")), raw(("Content-Type", "audio/wav"))),
+    ),
+    "reject-json-form": lambda: Scenario(case("protocol", protocol="forms"), (raw(), as_json())),
+    "wrong-content-type": positive_raw,
+    "missing-compute-headers": positive_raw,
+    "ignore-body-limit": lambda: Scenario(
+        case("protocol", protocol="body_limit"),
+        (raw(),),
+        config={"max_body_bytes": 64_000},
+        target={"max_body_bytes": 64_000},
+    ),
+    "reject-mp3": lambda: in_codec("mp3", 16000),
+    "reject-8khz": lambda: in_codec("wav", 8000),
+    "slow": lambda: Scenario(
+        case("positive", meta={"latency_budget_s": 0.5}), (raw(),), config={"slow_seconds": 1.0}
+    ),
+    "500-on-huge-param": lambda: Scenario(
+        case(
+            "implementation_defined",
+            form="json",
+            parameters={"generation_parameters": {"max_new_tokens": 2**40}},
+        ),
+        (as_json({"generation_parameters": {"max_new_tokens": 2**40}}),),
+    ),
+    "router-path-404": lambda: positive_raw(router=True),
+}
+
+
+def send(url: str, request: Request) -> Exchange:
+    start = time.perf_counter()
+    try:
+        resp = requests.post(url, data=request.body, headers=dict(request.headers), timeout=30)
+    except requests.RequestException as exc:
+        return Exchange(request, None, f"{type(exc).__name__}: {exc}")
+    elapsed = time.perf_counter() - start
+    return Exchange(request, Response(resp.status_code, tuple(resp.headers.items()), resp.content, elapsed))
+
+
+def judge(scenario: Scenario, violate: tuple[str, ...] = ()) -> dict[str, CheckResult]:
+    config = MockConfig(violate=violate, **scenario.config)
+    with MockServer(config) as mock:
+        url = mock.model_url(router=scenario.router)
+        exchanges = tuple(send(url, r) for r in scenario.requests)
+        target = TargetInfo(name="mock:test", model_url=url, is_mock=True, **scenario.target)
+    ctx = CheckContext(case=scenario.case, exchanges=exchanges, target=target)
+    return {r.check_id: r for r in run_checks(ctx, select(include_legacy=True))}
+
+
+def test_every_switch_has_a_scenario() -> None:
+    assert sorted(SCENARIOS) == sorted(VIOLATIONS)
+
+
+@pytest.mark.parametrize("switch", sorted(VIOLATIONS))
+def test_switch_fires_exactly_its_checks(switch: str) -> None:
+    scenario = SCENARIOS[switch]()
+    expected = {c.id for c in all_checks() if switch in c.fired_by}
+
+    faithful = judge(scenario)
+    assert expected <= set(faithful), f"checks not judging the scenario: {expected - set(faithful)}"
+    not_passing = {
+        k: (r.outcome, r.message, [f.message for f in r.failures])
+        for k, r in faithful.items()
+        if r.outcome is not Outcome.PASS
+    }
+    assert not_passing == {}, "the faithful mock must pass every check on this scenario"
+
+    broken = judge(scenario, (switch,))
+    fired = {k for k, r in broken.items() if r.outcome is Outcome.FAIL}
+    others = {k: r.outcome for k, r in broken.items() if k not in expected and r.outcome is not Outcome.PASS}
+    assert fired >= expected, f"{switch} did not fire {expected - fired}"
+    assert others == {}, f"{switch} also moved checks it does not name: {others}"
