@@ -78,3 +78,10 @@ def test_schemathesis_names_kept_where_the_meaning_is_the_same() -> None:
         "positive_data_acceptance",
         "ignored_auth",
     } <= ids
+
+
+def test_docs_list_every_check() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "checks.md").read_text()
+    assert [c.id for c in CHECKS if f"| `{c.id}` |" not in doc] == []
