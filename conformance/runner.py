@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import random
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -42,8 +43,8 @@ from conformance.model import (
 from conformance.profiles import get_profile
 from conformance.repro import make_repro, write_bodies
 from conformance.target import Target, TargetInfo
-from conformance.targets import open_target
-from conformance.transport import BudgetExhausted, send_with_backoff
+from conformance.targets import MOCK_MODEL_PATH, open_target
+from conformance.transport import BudgetExhausted, public_url, send_with_backoff
 
 if TYPE_CHECKING:
     from mock_server.config import MockConfig
@@ -103,8 +104,11 @@ def mock_config_for(config: RunConfig) -> MockConfig:
         # Largest body a case may carry: stereo float WAV at 48 kHz, as base64, with headroom.
         biggest = get_profile(config.profile).max_duration_s * 48000 * 2 * 4 * 4 / 3
         limit = max(1 << 20, 1 << int(biggest * 1.5).bit_length())
+    # A throwaway token makes the mock require auth, so the auth scenarios are exercised, not skipped.
+    token = base.token if config.mock_config is not None else (config.token or f"mock-{secrets.token_hex(8)}")
     return replace(
         base,
+        token=token,
         violate=tuple(dict.fromkeys((*base.violate, *config.mock_violate))),
         max_body_bytes=limit if limit is not None else base.max_body_bytes,
     )
@@ -118,6 +122,26 @@ async def open_for(config: RunConfig) -> Target:
         token=config.token,
         headers=config.headers,
         mock_config=mock_config_for(config) if is_mock else None,
+        max_body_bytes=config.max_body_bytes,
+    )
+
+
+def offline_info(config: RunConfig) -> TargetInfo:
+    """What the run would know of its target, without contacting it (for ``--dry-run``)."""
+    if config.target in (None, "mock"):
+        mock = mock_config_for(config)
+        return TargetInfo(
+            name="mock:in-process",
+            model_url="http://127.0.0.1:0" + MOCK_MODEL_PATH,
+            exposes_mock_controls=True,
+            has_token=bool(config.token or mock.token),
+            max_body_bytes=mock.max_body_bytes,
+            is_mock=True,
+        )
+    return TargetInfo(
+        name=public_url(config.target),
+        model_url=config.target,
+        has_token=bool(config.token),
         max_body_bytes=config.max_body_bytes,
     )
 
@@ -171,9 +195,10 @@ def describe(case: CaseSpec) -> str:
     return text
 
 
-async def _send_all(
+async def send_requests(
     case: CaseSpec, requests: Sequence[Request], target: Target, config: RunConfig, budget: Budget
 ) -> tuple[Exchange, ...]:
+    """Send a case's requests in order (with backoff on 429/503, each attempt taken from ``budget``)."""
     exchanges = []
     # A loading scenario wants to see the 503: no retries there.
     retries = 0 if case.protocol == "loading" else config.max_retries
@@ -199,8 +224,9 @@ async def execute(
     budget: Budget | None = None,
 ) -> CaseFinished:
     """Send one case and judge it (no shrinking). Raises :class:`BudgetExhausted` when out of requests."""
-    requests = build_requests(case, max_body_bytes=target.info.max_body_bytes)
-    exchanges = await _send_all(case, requests, target, config, budget or Budget(None))
+    # Rendering (numpy, encoders) runs off the event loop so that sending never waits on it.
+    requests = await asyncio.to_thread(build_requests, case, max_body_bytes=target.info.max_body_bytes)
+    exchanges = await send_requests(case, requests, target, config, budget or Budget(None))
     return judge(case, exchanges, target.info, config, checks=checks)
 
 
@@ -328,10 +354,14 @@ async def _probe(
     return judge(case, (final,), target.info, config), loading
 
 
-async def run(config: RunConfig, on_event: Callable[[Event], None]) -> RunFinished:
+async def run(
+    config: RunConfig, on_event: Callable[[Event], None], *, target: Target | None = None
+) -> RunFinished:
     """Run the suite: RunStarted → CaseFinished… → RunFinished (also returned).
 
-    Raises :class:`TargetUnreachable` (before RunStarted) when the probe gets no usable answer.
+    ``target``: an already opened target (the caller closes it); otherwise the run opens and closes
+    ``config.target``. Raises :class:`TargetUnreachable` (before RunStarted) when the probe gets no
+    usable answer.
     """
     if config.seed is None:
         config = replace(config, seed=random.SystemRandom().randrange(2**31))
@@ -340,7 +370,8 @@ async def run(config: RunConfig, on_event: Callable[[Event], None]) -> RunFinish
     budget = Budget(config.max_requests)
     all_results: list[CheckResult] = []
     n_cases = 0
-    target = await open_for(config)
+    owned = target is None
+    target = target or await open_for(config)
     try:
         info = target.info
         cases = plan(config, info)
@@ -374,7 +405,8 @@ async def run(config: RunConfig, on_event: Callable[[Event], None]) -> RunFinish
             emit(loading)
         await _run_cases(rest, target, config, checks, budget, emit)
     finally:
-        await target.close()
+        if owned:
+            await target.close()
     finished = RunFinished(
         run_id=run_id,
         finished_at=_now(),
@@ -492,10 +524,12 @@ __all__ = [
     "exit_code",
     "judge",
     "mock_config_for",
+    "offline_info",
     "open_for",
     "plan",
     "run",
     "selected_checks",
+    "send_requests",
     "shrink",
     "suite_version",
 ]

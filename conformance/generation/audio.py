@@ -127,7 +127,7 @@ def synthesize(recipe: AudioRecipe) -> np.ndarray:
     return np.stack([mono, 0.8 * mono], axis=1)
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=4096)
 def render(recipe: AudioRecipe) -> bytes:
     """The recipe as file bytes (cached: the same recipe renders to the same bytes)."""
     if not valid_recipe(recipe):

@@ -1,0 +1,389 @@
+"""``asr-conformance run`` and ``asr-conformance replay``: the suite from the command line.
+
+Flags override ``[tool.asr-conformance]`` (pyproject.toml) or ``asr-conformance.toml`` defaults. Exit
+status: 0 when nothing at or above ``--fail-on`` failed, 1 when something did (or, with
+``--expectations``, when something regressed), 2 for usage errors and unreachable targets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from conformance.model import CaseFinished, Event, Outcome, Request, RunFinished, RunStarted
+
+BUILTIN: dict[str, Any] = {
+    "profile": "default",
+    "spec": "served",
+    "fail_on": "error",
+    "workers": 16,
+    "request_timeout": 60.0,
+}
+
+
+def _split_ids(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(i.strip() for v in values for i in v.split(",") if i.strip())
+
+
+def _parse_headers(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for raw in values:
+        name, sep, value = raw.partition(":")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{raw!r} is not 'Name: value'", param_hint="-H")
+        out.append((name.strip(), value.strip()))
+    return tuple(out)
+
+
+def _defaults() -> dict[str, Any]:
+    from conformance.settings import SettingsError, load_defaults
+
+    try:
+        return load_defaults()
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _pick(flag: Any, settings: dict[str, Any], key: str) -> Any:
+    """The flag if given, else the project setting, else the built-in default."""
+    if flag not in (None, ()):
+        return flag
+    return settings.get(key, BUILTIN.get(key))
+
+
+def _token(token_env: str | None) -> str | None:
+    if not token_env:
+        return None
+    token = os.environ.get(token_env)
+    if not token:
+        raise click.UsageError(f"--token-env {token_env}: that environment variable is empty or unset")
+    return token
+
+
+def _plain() -> bool:
+    return not sys.stdout.isatty() or bool(os.environ.get("NO_COLOR"))
+
+
+class Progress:
+    """Progress over the event stream: a live line on a TTY, phase lines otherwise; new failures always."""
+
+    def __init__(self, plain: bool) -> None:
+        from rich.console import Console
+
+        self.plain = plain
+        self.console = Console(no_color=plain, highlight=not plain, soft_wrap=True)
+        self.phase = ""
+        self.cases = 0
+        self.failing: set[str] = set()
+        self._status: Any = None
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.console.print(
+                f"asr-conformance {event.suite_version}: {event.target}, profile {event.profile}, "
+                f"seed {event.seed}, spec {event.spec_view}, {len(event.checks)} checks"
+            )
+            if not self.plain:
+                self._status = self.console.status("probing ...")
+                self._status.start()
+        elif isinstance(event, CaseFinished):
+            self.cases += 1
+            if event.phase != self.phase:
+                self.phase = event.phase
+                if self.plain:
+                    self.console.print(f"phase {event.phase} ...")
+            for result in event.results:
+                if result.outcome in (Outcome.FAIL, Outcome.ERROR) and result.check_id not in self.failing:
+                    self.failing.add(result.check_id)
+                    first = result.failures[0].message if result.failures else result.message
+                    where = f"{result.check_id} on {event.case_id}"
+                    self.console.print(
+                        f"  {result.outcome.upper()} [{result.severity}] {where}: {first}",
+                        markup=False,
+                    )
+            if self._status is not None:
+                self._status.update(f"{self.phase}: {self.cases} cases, {len(self.failing)} failing checks")
+        elif isinstance(event, RunFinished):
+            self.close()
+            self.console.print(f"{event.cases} cases in {event.duration_s:.1f} s")
+
+    def close(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--target", help="Model URL, 'mock' (default: the mock in this process) or cassette:PATH.")
+@click.option("--token-env", metavar="VAR", help="Environment variable holding the bearer token.")
+@click.option(
+    "-H", "--header", "headers", multiple=True, metavar="'Name: value'", help="Extra header (repeatable)."
+)
+@click.option(
+    "--profile", type=click.Choice(["quick", "default", "thorough"]), help="Run size (default: default)."
+)
+@click.option("--seed", type=int, help="Seed for generation (random and printed when not given).")
+@click.option(
+    "--max-examples", type=click.IntRange(min=0), help="Fuzz cases (the profile's count otherwise)."
+)
+@click.option(
+    "--spec", "spec_view", type=click.Choice(["served", "documented"]), help="Spec view to judge by."
+)
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), help="Write reports here.")
+@click.option(
+    "--fail-on", type=click.Choice(["error", "warning"]), help="Lowest severity that fails the run."
+)
+@click.option("--workers", type=click.IntRange(min=1), help="Cases in flight at once (default 16).")
+@click.option("--request-timeout", type=click.FloatRange(min=0.1), help="Seconds per request (default 60).")
+@click.option("--checks", "checks", multiple=True, help="Only these check ids (comma-separated, repeatable).")
+@click.option("--exclude-checks", multiple=True, help="Leave these check ids out.")
+@click.option("--include-legacy", is_flag=True, default=None, help="Also run checks of legacy behaviour.")
+@click.option("--dry-run", is_flag=True, help="Show the planned cases; send nothing.")
+@click.option("--max-requests", type=click.IntRange(min=1), help="Request budget (retries included).")
+@click.option(
+    "--max-body-bytes", type=click.IntRange(min=1), help="The target's body limit (enables 413 checks)."
+)
+@click.option(
+    "--mock-violate", multiple=True, metavar="NAME", help="Start the in-process mock with this violation."
+)
+@click.option(
+    "--record", type=click.Path(file_okay=False, path_type=Path), help="Record a cassette into DIR."
+)
+@click.option(
+    "--expectations", type=click.Path(dir_okay=False, path_type=Path), help="Gate on regressions only."
+)
+def run(**opts: Any) -> None:
+    """Run the conformance suite against a target and print a summary."""
+    settings = _defaults()
+    config = _build_config(opts, settings)
+    if opts["dry_run"]:
+        _dry_run(config)
+        return
+    expectations = opts["expectations"] or (
+        Path(settings["expectations"]) if settings.get("expectations") else None
+    )
+    sys.exit(asyncio.run(_run(config, expectations, _plain())))
+
+
+def _build_config(opts: dict[str, Any], settings: dict[str, Any]) -> Any:
+    from conformance.runner import RunConfig
+
+    token_env = _pick(opts["token_env"], settings, "token_env")
+    target = _pick(opts["target"], settings, "target")
+    violate = tuple(opts["mock_violate"])
+    if violate:
+        from mock_server.violations import VIOLATIONS
+
+        unknown = [v for v in violate if v not in VIOLATIONS]
+        if unknown:
+            raise click.BadParameter(f"unknown violation(s) {unknown}", param_hint="--mock-violate")
+        if target not in (None, "mock"):
+            raise click.UsageError("--mock-violate applies only to the in-process mock (no --target)")
+    checks = _split_ids(opts["checks"]) or tuple(settings.get("checks", ())) or None
+    exclude = _split_ids(opts["exclude_checks"]) or tuple(settings.get("exclude_checks", ()))
+    config = RunConfig(
+        target=target,
+        token=_token(token_env),
+        token_env=token_env,
+        headers=_parse_headers(tuple(opts["headers"]) or tuple(settings.get("headers", ()))),
+        profile=_pick(opts["profile"], settings, "profile"),
+        seed=_pick(opts["seed"], settings, "seed"),
+        max_examples=_pick(opts["max_examples"], settings, "max_examples"),
+        spec_view=_pick(opts["spec_view"], settings, "spec"),
+        fail_on=_pick(opts["fail_on"], settings, "fail_on"),
+        checks=checks,
+        exclude_checks=exclude,
+        workers=_pick(opts["workers"], settings, "workers"),
+        request_timeout=_pick(opts["request_timeout"], settings, "request_timeout"),
+        max_requests=_pick(opts["max_requests"], settings, "max_requests"),
+        dry_run=opts["dry_run"],
+        report_dir=_path(_pick(opts["report_dir"], settings, "report_dir")),
+        include_legacy=bool(_pick(opts["include_legacy"], settings, "include_legacy")),
+        max_body_bytes=_pick(opts["max_body_bytes"], settings, "max_body_bytes"),
+        mock_violate=violate,
+        record=_path(_pick(opts["record"], settings, "record")),
+    )
+    from conformance.runner import selected_checks
+
+    try:
+        selected_checks(config)
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="--checks/--exclude-checks") from exc
+    return config
+
+
+def _path(value: Any) -> Path | None:
+    return Path(value) if value else None
+
+
+def _dry_run(config: Any) -> None:
+    from conformance.runner import offline_info, plan
+
+    info = offline_info(config)
+    cases = plan(replace(config, seed=config.seed or 0), info)
+    for case in cases:
+        from conformance.runner import describe
+
+        click.echo(f"{case.id:10} {case.phase:9} {case.kind:22} {describe(case)}")
+    click.echo(f"{len(cases)} cases planned for {info.name} (seed {config.seed or 0}); nothing sent")
+
+
+async def _run(config: Any, expectations: Path | None, plain: bool) -> int:
+    from conformance.reports import open_writers
+    from conformance.reports.markdown import render
+    from conformance.reports.tally import RunTally
+    from conformance.runner import TargetUnreachable, open_for
+    from conformance.runner import run as run_suite
+    from conformance.targets import TargetError
+
+    try:
+        target = await open_for(config)
+    except (TargetError, OSError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    progress = Progress(plain)
+    tally = RunTally()
+    writers: list[Any] = open_writers(config.report_dir) if config.report_dir else []
+    listeners: list[Callable[[Event], None]] = [tally.add, progress.handle, *(w.handle for w in writers)]
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, RunStarted) and config.record is not None:
+            from conformance.cassette import CassetteRecorder
+
+            recorder = CassetteRecorder(
+                config.record, event, target_info=target.info, secrets=(config.token,) if config.token else ()
+            )
+            writers.append(recorder)
+            listeners.append(recorder.handle)
+        for listen in listeners:
+            listen(event)
+
+    try:
+        finished = await run_suite(config, on_event, target=target)
+    except TargetUnreachable as exc:
+        progress.close()
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    finally:
+        progress.close()
+        await target.close()
+        for writer in writers:
+            writer.close()
+    _print_summary(render(tally), plain)
+    if config.report_dir:
+        click.echo(f"reports: {config.report_dir}/")
+    if expectations is not None:
+        from conformance.expectations import gate
+
+        result = gate(expectations, tally, config.fail_on)
+        click.echo(result.render())
+        return result.exit_code
+    return finished.exit_code
+
+
+def _print_summary(markdown: str, plain: bool) -> None:
+    if plain:
+        click.echo(markdown)
+        return
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    Console().print(Markdown(markdown))
+
+
+# ------------------------------------------------------------------------------------------ replay
+
+
+def find_case(events_path: Path, replay_id: str) -> tuple[CaseFinished, dict[str, Any], list[Request]]:
+    """The case with this replay id in an events file: its event, its case JSON and its exact requests."""
+    from conformance.reports import read_events
+
+    for event in read_events(events_path):
+        if not isinstance(event, CaseFinished):
+            continue
+        shrunk = event.meta.get("shrunk")
+        if shrunk and shrunk["case"]["id"] == replay_id:
+            return event, shrunk["case"], [Request.from_json(r) for r in shrunk["requests"]]
+        if event.meta.get("case", {}).get("id") == replay_id or event.case_id == replay_id:
+            return event, event.meta["case"], [e.request for e in event.exchanges]
+    raise click.UsageError(f"no case with replay id {replay_id!r} in {events_path}")
+
+
+def _events_file(report_dir: Path) -> Path:
+    for candidate in (report_dir / "events.jsonl", *sorted(report_dir.glob("*/events.jsonl"))):
+        if candidate.is_file():
+            return candidate
+    raise click.UsageError(f"no events.jsonl in {report_dir} (pass the --report-dir of the run)")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("replay_id")
+@click.option("--target", help="Model URL, or 'mock' (default) for the in-process mock.")
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), help="The run's report dir.")
+@click.option("--token-env", metavar="VAR", help="Environment variable holding the bearer token.")
+@click.option(
+    "-H", "--header", "headers", multiple=True, metavar="'Name: value'", help="Extra header (repeatable)."
+)
+@click.option(
+    "--spec", "spec_view", type=click.Choice(["served", "documented"]), help="Spec view to judge by."
+)
+@click.option(
+    "--mock-violate", multiple=True, metavar="NAME", help="Start the in-process mock with this violation."
+)
+def replay(**opts: Any) -> None:
+    """Re-send the case REPLAY_ID from a previous run's events.jsonl and re-run its checks."""
+    settings = _defaults()
+    report_dir = _path(_pick(opts["report_dir"], settings, "report_dir")) or Path("reports")
+    _, case_json, requests = find_case(_events_file(report_dir), opts["replay_id"])
+    from conformance.generation.caseio import case_from_json
+    from conformance.runner import RunConfig
+
+    token_env = _pick(opts["token_env"], settings, "token_env")
+    config = RunConfig(
+        target=_pick(opts["target"], settings, "target"),
+        token=_token(token_env),
+        token_env=token_env,
+        headers=_parse_headers(tuple(opts["headers"])),
+        spec_view=_pick(opts["spec_view"], settings, "spec"),
+        mock_violate=tuple(opts["mock_violate"]),
+    )
+    sys.exit(asyncio.run(_replay(config, case_from_json(case_json), requests)))
+
+
+async def _replay(config: Any, case: Any, requests: list[Request]) -> int:
+    from conformance.runner import Budget, judge, open_for, send_requests
+    from conformance.targets import TargetError
+
+    try:
+        target = await open_for(config)
+    except (TargetError, OSError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    try:
+        exchanges = await send_requests(case, requests, target, config, Budget(None))
+    finally:
+        await target.close()
+    finished = judge(case, exchanges, target.info, config)
+    click.echo(f"replay {case.id} against {target.info.name}: {finished.description}")
+    for ex in exchanges:
+        got = ex.response.status if ex.response else f"transport error: {ex.transport_error}"
+        click.echo(f"  {ex.request.method} {target.info.name}{ex.request.path} -> {got}")
+    for result in finished.results:
+        click.echo(f"  {result.outcome.upper():20} {result.check_id}")
+        for failure in result.failures:
+            click.echo(f"      [{failure.severity}] {failure.message}")
+    if finished.repro:
+        click.echo("repro:\n" + finished.repro.curl)
+    from conformance.runner import exit_code
+
+    return exit_code(finished.results, config.fail_on)
+
+
+__all__ = ["find_case", "replay", "run"]
