@@ -99,7 +99,8 @@ def expects_success(ctx: CheckContext) -> bool:
 
 
 def expects_rejection(ctx: CheckContext) -> bool:
-    return ctx.case.kind in REJECT_KINDS
+    """The case is invalid and must be refused (a truncated file may decode in part: ``expect: either``)."""
+    return ctx.case.kind in REJECT_KINDS and ctx.case.meta.get("expect", "reject") == "reject"
 
 
 def where(ctx: CheckContext, index: int) -> str:

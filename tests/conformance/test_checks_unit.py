@@ -410,3 +410,13 @@ def test_error_answers_need_only_the_error_header_rules() -> None:
         judge("response_headers_conformance", malformed(err(400, headers=ERROR_HEADERS))).outcome
         is Outcome.PASS
     )
+
+
+def test_truncated_audio_may_be_transcribed() -> None:
+    """A truncated file may decode in part: the generator marks it ``expect: either``."""
+    ctx = context(
+        case("malformed_audio", malformed="truncated", meta={"expect": "either"}),
+        (raw_request(body=b"RIFF"), ok()),
+    )
+    assert judge("negative_data_rejection", ctx) is None
+    assert judge("status_code_conformance", ctx).outcome is Outcome.PASS
