@@ -5,30 +5,32 @@ to any HTTP client. Bodies are always written as bytes, which YAML stores as ``!
 bytes come back, whatever the codec or encoding. Our additions sit where VCR.py ignores them:
 
 * a top-level ``metadata.asr_conformance`` block: the run header (suite version, spec view, seed, target,
-  profile) and how generation ran (no hypothesis database, derandomized);
+  profile) and how generation ran (seeded, no hypothesis example database);
 * an ``asr_conformance`` block on each interaction: case id, exchange index, the case itself (so replay
   needs no regeneration), the check ids that judged it, seed, suite version, spec view, and on the case's
   first interaction the verdicts recorded at the time.
 
 Secrets are scrubbed from request and response headers and bodies before anything is written
 (:mod:`conformance.scrub`). Replay is driven by the cassette: :func:`load` gives the recorded cases with
-their exchanges, :func:`replay` re-runs the current checks on them, and :class:`CassetteTarget` answers
-any request whose method, path and body sha256 were recorded.
+their exchanges, :func:`replay_run` re-runs the current checks on them as a run's event stream, and
+:class:`CassetteTarget` answers any request whose method, path and body sha256 were recorded.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+import time
+import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from conformance.cases import AudioRecipe, CaseSpec
-from conformance.checks.base import CheckContext
 from conformance.model import (
     CaseFinished,
     CheckResult,
@@ -46,6 +48,9 @@ from conformance.model import (
 )
 from conformance.scrub import Scrubber
 from conformance.target import TargetInfo
+
+if TYPE_CHECKING:
+    from conformance.runner import RunConfig
 
 #: VCR.py's cassette format version (``vcr.serialize.CASSETTE_FORMAT_VERSION``).
 VCR_FORMAT_VERSION = 1
@@ -246,6 +251,7 @@ class CassetteRecorder:
 
     Interactions are appended as each case finishes, so a long run against a paid service keeps what it
     recorded even if it is interrupted; the closing ``version`` key is written by :meth:`close`.
+    ``name`` replaces the target's name in the file name (compare records two mocks side by side).
     """
 
     def __init__(
@@ -257,12 +263,13 @@ class CassetteRecorder:
         base_url: str | None = None,
         secrets: Sequence[str] = (),
         scrub: bool = True,
+        name: str | None = None,
     ) -> None:
         self.scrubber = Scrubber.of(secrets) if scrub else None
         self.run_started = run_started
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = cassette_path(directory, self._clean(run_started.target))
+        self.path = cassette_path(directory, self._clean(name or run_started.target))
         url = base_url if base_url is not None else (target_info.model_url if target_info else "")
         self.base_url = self._clean(url or run_started.target)
         self.interactions = 0
@@ -274,7 +281,9 @@ class CassetteRecorder:
                 "run": {**event_to_json(run_started), "target": self._clean(run_started.target)},
                 "base_url": self.base_url,
                 "target_info": self._target_info_json(target_info),
-                "generation": {"hypothesis_database": None, "derandomize": True},
+                # the generators draw with a fixed seed and no example database: the seed alone
+                # reproduces the cases (and the cassette keeps them anyway)
+                "generation": {"hypothesis_database": None, "seeded": True, "seed": run_started.seed},
                 "scrubbed": scrub,
             }
         }
@@ -511,39 +520,75 @@ class CassetteTarget:
         self._queues = {k: deque(v) for k, v in self._answers.items()}
 
 
-async def replay(
-    path: str | Path, *, view: str | None = None, checks: Sequence[Any] | None = None
-) -> AsyncIterator[CaseFinished]:
-    """Re-run the current suite's checks on every recorded case, in recorded order.
+async def replay_run(
+    config: RunConfig, on_event: Callable[[Event], None], *, target: CassetteTarget | None = None
+) -> RunFinished:
+    """A run driven by a cassette: every recorded case, judged by the current checks on its recorded
+    exchanges, as the same event stream as a live run (RunStarted → CaseFinished… → RunFinished).
 
-    ``view`` defaults to the spec view the cassette was recorded under; ``checks`` to the default
-    selection (every non-legacy check). Each event keeps the recorded case id, exchanges and description;
-    ``meta["recorded_results"]`` holds the verdicts given at recording time, for comparison.
+    Nothing is generated and nothing is sent, so a new suite version judges behaviour captured once (from
+    the live service, say) with no token and no network. The recorded seed and profile are reported;
+    ``config`` gives the spec view, the check selection and ``fail_on``. Each event's
+    ``meta["recorded"]`` keeps the suite version and the verdicts of the recording run.
     """
-    from conformance.checks.registry import run_checks, select  # imports the spec: keep load() light
+    from conformance import runner  # the runner imports the generators: keep load() light
 
-    cassette = load(path)
-    selected = list(checks) if checks is not None else list(select())
-    spec_view = view or cassette.run.spec_view
-    for recorded in cassette.cases:
-        ctx = CheckContext(
-            case=recorded.case, exchanges=recorded.exchanges, target=cassette.target_info, view=spec_view
+    cassette = target.cassette if target is not None else load(str(config.target).removeprefix("cassette:"))
+    info = cassette.target_info
+    checks = runner.selected_checks(config)
+    config = dataclasses.replace(config, seed=cassette.run.seed)
+    started = time.perf_counter()
+    run_id = uuid.uuid4().hex[:12]
+    on_event(
+        RunStarted(
+            run_id=run_id,
+            suite_version=runner.suite_version(),
+            spec_view=config.spec_view,
+            upstream_commit=cassette.run.upstream_commit,
+            target=info.name,
+            profile=cassette.run.profile,
+            seed=cassette.run.seed,
+            started_at=_now(),
+            checks=tuple(c.id for c in checks),
         )
-        results = tuple(run_checks(ctx, selected))
-        yield CaseFinished(
-            case_id=recorded.case.id,
-            phase=recorded.recorded.phase,
-            case_kind=recorded.recorded.case_kind,
-            description=recorded.recorded.description,
-            mutation=recorded.recorded.mutation,
-            exchanges=recorded.exchanges,
-            results=results,
+    )
+    results: list[CheckResult] = []
+    for recorded in cassette.cases:
+        finished = runner.judge(
+            recorded.case,
+            recorded.exchanges,
+            info,
+            config,
+            checks=checks,
             meta={
-                "case": case_to_json(recorded.case),
-                "recorded_suite_version": cassette.run.suite_version,
-                "recorded_results": [r.to_json() for r in recorded.recorded.results],
+                "recorded": {
+                    "suite_version": cassette.run.suite_version,
+                    "spec_view": cassette.run.spec_view,
+                    "target": cassette.run.target,
+                    "results": [r.to_json() for r in recorded.recorded.results],
+                }
             },
         )
+        results.extend(finished.results)
+        on_event(finished)
+    outcomes = {str(o): sum(r.outcome is o for r in results) for o in Outcome}
+    finished_run = RunFinished(
+        run_id=run_id,
+        finished_at=_now(),
+        duration_s=round(time.perf_counter() - started, 3),
+        cases=len(cassette.cases),
+        outcomes=outcomes,
+        failed_checks=tuple(
+            sorted({r.check_id for r in results if r.outcome in (Outcome.FAIL, Outcome.ERROR)})
+        ),
+        exit_code=runner.exit_code(results, config.fail_on),
+    )
+    on_event(finished_run)
+    return finished_run
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 __all__ = [
@@ -559,6 +604,6 @@ __all__ = [
     "case_to_json",
     "cassette_path",
     "load",
-    "replay",
+    "replay_run",
     "resolve",
 ]

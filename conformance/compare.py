@@ -22,23 +22,31 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
+import time
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conformance.cases import CaseSpec
-from conformance.model import CaseFinished, Exchange, Outcome
+from conformance.model import CaseFinished, CheckResult, Event, Exchange, Outcome, RunFinished, RunStarted
 from conformance.target import Target, TargetInfo
+from conformance.transport import BudgetExhausted
+
+if TYPE_CHECKING:
+    from conformance.runner import RunConfig
 
 DIMENSIONS = ("status", "error_shape", "schema", "chunks")
 DEFAULT_WER_THRESHOLD = 0.5
 MOCK_WER_NOTE = "not compared: {who} is a mock (synthetic transcripts); WER needs two real ASR engines"
 
-#: Sends one case to one target and returns its verdicts (``conformance.runner.execute`` in practice).
-Executor = Callable[[CaseSpec, Target], Awaitable[CaseFinished]]
+#: Sends one case to one target and returns its verdicts, or ``None`` when the request budget is spent.
+Executor = Callable[[CaseSpec, Target], Awaitable[CaseFinished | None]]
 #: Tells whether a JSON body is valid for a schema name ("response" or "error").
 SchemaCheck = Callable[[str, Any], bool]
 
@@ -374,36 +382,254 @@ async def compare_cases(
     comparison: Comparison,
     *,
     concurrency: int = 8,
-    on_event: Callable[[str, CaseFinished], None] | None = None,
-) -> None:
-    """Send every case to every target (each case to all targets at once) and feed the comparison.
+    on_case: Callable[[CaseSpec, dict[str, CaseFinished]], None] | None = None,
+) -> int:
+    """Send every case to every target (one case to all targets at once) and feed the comparison.
 
-    ``on_event(label, event)`` sees every target's events in case order (recorders, progress).
+    Results are taken in case order; ``on_case`` sees each case's events first (recorders, progress). A
+    case some target could not be sent (request budget spent: the executor returns ``None``) is left out
+    for all targets, so every compared case was seen by every target. Returns how many were left out.
     """
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(case: CaseSpec) -> dict[str, CaseFinished]:
+    async def one(case: CaseSpec) -> list[CaseFinished | None]:
         async with gate:
-            events = await asyncio.gather(*(execute(case, t) for t in targets))
-        return dict(zip(comparison.labels, events, strict=True))
+            return list(await asyncio.gather(*(execute(case, t) for t in targets)))
 
     tasks = [asyncio.ensure_future(one(case)) for case in cases]
+    left_out = 0
     try:
         for case, task in zip(cases, tasks, strict=True):
-            events = await task
-            if on_event is not None:
-                for label, event in events.items():
-                    on_event(label, event)
+            results = await task
+            if any(r is None for r in results):
+                left_out += 1
+                continue
+            events = {label: r for label, r in zip(comparison.labels, results, strict=True) if r is not None}
+            if on_case is not None:
+                on_case(case, events)
             comparison.add(case, events)
     finally:
         for task in tasks:
             task.cancel()
+    return left_out
+
+
+def spec_schema_check(view: str) -> SchemaCheck:
+    """``schema_ok(name, body)`` from the spec's validators in ``view``."""
+    import spec
+
+    def schema_ok(name: str, body: Any) -> bool:
+        return bool(spec.validator(name, view=view).is_valid(body))
+
+    return schema_ok
+
+
+class CompareUnreachable(Exception):
+    """A target gave no answer to the probe: nothing can be compared (exit 2)."""
+
+
+async def run_compare(
+    specs: Sequence[str],
+    config: RunConfig,
+    *,
+    wer_threshold: float = DEFAULT_WER_THRESHOLD,
+    on_event: Callable[[int, Event], None] | None = None,
+    on_open: Callable[[Sequence[Target]], None] | None = None,
+) -> CompareResult:
+    """Open every target, send them the same cases, and compare.
+
+    Cases come from the planner (seeded, for the targets' common capabilities, see :func:`common_info`),
+    or, when a target is a cassette, from the first cassette: its recorded requests are sent byte for
+    byte to the other targets, so a new implementation is held against behaviour captured once.
+    ``on_event(index, event)`` gets each target's own event stream (RunStarted, CaseFinished…,
+    RunFinished), for cassette recorders and report writers. ``config.max_requests`` is per target.
+    """
+    from conformance import runner
+    from conformance.cassette import CassetteTarget
+    from conformance.targets import open_target
+
+    if config.seed is None:
+        config = replace(config, seed=random.SystemRandom().randrange(2**31))
+    targets: list[Target] = []
+    try:
+        for spec_ in specs:
+            is_mock_spec = spec_ in ("", "mock")
+            targets.append(
+                await open_target(
+                    spec_ or None,
+                    token=config.token,
+                    headers=config.headers,
+                    mock_config=runner.mock_config_for(config) if is_mock_spec else None,
+                    max_body_bytes=config.max_body_bytes,
+                )
+            )
+        if on_open is not None:
+            on_open(targets)
+        infos = [t.info for t in targets]
+        labels = labels_for(infos)
+        checks = runner.selected_checks(config)
+        budgets = [runner.Budget(config.max_requests) for _ in targets]
+        cassette = next((t for t in targets if isinstance(t, CassetteTarget)), None)
+        recorded: dict[str, tuple[Exchange, ...]] = {}
+        notes: list[str] = []
+        if cassette is not None:
+            cases = [r.case for r in cassette.cases]
+            recorded = {r.case.id: r.exchanges for r in cassette.cases}
+            notes.append(f"Cases and request bytes come from the recording {cassette.info.name}.")
+        else:
+            cases = runner.plan(config, common_info(infos))
+
+        async def execute(case: CaseSpec, target: Target) -> CaseFinished | None:
+            index = targets.index(target)
+            try:
+                if cassette is None:
+                    return await runner.execute(case, target, config, checks=checks, budget=budgets[index])
+                if target is cassette:
+                    exchanges = recorded[case.id]
+                else:
+                    requests = [e.request for e in recorded[case.id]]
+                    exchanges = await runner.send_requests(case, requests, target, config, budgets[index])
+            except BudgetExhausted:
+                return None
+            return runner.judge(case, exchanges, target.info, config, checks=checks)
+
+        comparison = Comparison(
+            labels, infos, spec_schema_check(config.spec_view), wer_threshold=wer_threshold
+        )
+        streams = [_EventStream(i, t.info, config, checks, on_event) for i, t in enumerate(targets)]
+
+        def on_case(case: CaseSpec, events: dict[str, CaseFinished]) -> None:
+            for stream, label in zip(streams, labels, strict=True):
+                stream.case(events[label])
+
+        left_out = 0
+        first = await _probe(cases, targets, execute) if cases else []
+        for stream in streams:
+            stream.start()
+        if cases:
+            if all(f is not None for f in first):
+                events = {label: f for label, f in zip(labels, first, strict=True) if f is not None}
+                on_case(cases[0], events)
+                comparison.add(cases[0], events)
+            else:
+                left_out += 1
+            left_out += await compare_cases(
+                cases[1:],
+                targets,
+                execute,
+                comparison,
+                concurrency=max(1, config.workers // len(targets)),
+                on_case=on_case,
+            )
+        for stream in streams:
+            stream.finish(config.fail_on)
+        if left_out:
+            notes.append(
+                f"{left_out} planned cases were not sent to every target (--max-requests) and are left out."
+            )
+        return comparison.result(
+            seed=config.seed,
+            profile=config.profile if cassette is None else cassette.cassette.run.profile,
+            spec_view=config.spec_view,
+            suite_version=runner.suite_version(),
+            notes=notes,
+        )
+    finally:
+        for target in targets:
+            await target.close()
+
+
+async def _probe(
+    cases: Sequence[CaseSpec],
+    targets: Sequence[Target],
+    execute: Callable[[CaseSpec, Target], Awaitable[CaseFinished | None]],
+) -> list[CaseFinished | None]:
+    """Send the first case (the planner's probe) to each target; fail fast on one that never answers."""
+    results = []
+    for target in targets:
+        finished = await execute(cases[0], target)
+        if finished is not None and all(e.response is None for e in finished.exchanges):
+            reason = finished.exchanges[0].transport_error if finished.exchanges else "no exchange"
+            raise CompareUnreachable(f"{target.info.name} is unreachable: {reason}")
+        results.append(finished)
+    return results
+
+
+class _EventStream:
+    """One target's RunStarted → CaseFinished… → RunFinished, for recorders and report writers."""
+
+    def __init__(
+        self,
+        index: int,
+        info: TargetInfo,
+        config: RunConfig,
+        checks: Sequence[Any],
+        sink: Callable[[int, Event], None] | None,
+    ) -> None:
+        self.index, self.info, self.config, self.checks, self.sink = index, info, config, checks, sink
+        self.run_id = uuid.uuid4().hex[:12]
+        self.t0 = time.perf_counter()
+        self.results: list[CheckResult] = []
+        self.cases = 0
+
+    def start(self) -> None:
+        from conformance import runner
+
+        self._emit(
+            RunStarted(
+                run_id=self.run_id,
+                suite_version=runner.suite_version(),
+                spec_view=self.config.spec_view,
+                upstream_commit=_upstream_commit(),
+                target=self.info.name,
+                profile=self.config.profile,
+                seed=self.config.seed,
+                started_at=_now(),
+                checks=tuple(c.id for c in self.checks),
+            )
+        )
+
+    def case(self, event: CaseFinished) -> None:
+        self.cases += 1
+        self.results.extend(event.results)
+        self._emit(event)
+
+    def finish(self, fail_on: str) -> None:
+        from conformance import runner
+
+        failing = (Outcome.FAIL, Outcome.ERROR)
+        self._emit(
+            RunFinished(
+                run_id=self.run_id,
+                finished_at=_now(),
+                duration_s=round(time.perf_counter() - self.t0, 3),
+                cases=self.cases,
+                outcomes={str(o): sum(r.outcome is o for r in self.results) for o in Outcome},
+                failed_checks=tuple(sorted({r.check_id for r in self.results if r.outcome in failing})),
+                exit_code=runner.exit_code(self.results, fail_on),
+            )
+        )
+
+    def _emit(self, event: Event) -> None:
+        if self.sink is not None:
+            self.sink(self.index, event)
+
+
+def _upstream_commit() -> str:
+    import spec
+
+    return spec.UPSTREAM.commit
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 __all__ = [
     "DEFAULT_WER_THRESHOLD",
     "DIMENSIONS",
     "CompareResult",
+    "CompareUnreachable",
     "Comparison",
     "Difference",
     "Observation",
@@ -416,6 +642,8 @@ __all__ = [
     "labels_for",
     "normalise_transcript",
     "observe",
+    "run_compare",
+    "spec_schema_check",
     "status_class",
     "wer",
 ]

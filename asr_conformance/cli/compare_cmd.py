@@ -7,11 +7,170 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import click
 
 VIEWS = ("served", "documented")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    required=True,
+    metavar="TARGET",
+    help="A model URL, 'mock' (in-process) or cassette:PATH; give two or more.",
+)
+@click.option(
+    "--profile", type=click.Choice(["quick", "default", "thorough"]), default="quick", show_default=True
+)
+@click.option("--seed", type=int, help="Seed for generation (random and printed when not given).")
+@click.option(
+    "--max-examples", type=click.IntRange(min=0), help="Fuzz cases (the profile's count otherwise)."
+)
+@click.option(
+    "--token-env", metavar="VAR", help="Environment variable holding the bearer token (all targets)."
+)
+@click.option(
+    "-H", "--header", "headers", multiple=True, metavar="'Name: value'", help="Extra header (repeatable)."
+)
+@click.option("--spec", "view", type=click.Choice(VIEWS), default="served", show_default=True)
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports/compare"),
+    show_default=True,
+    help="Where compare.md, compare.html, compare.json and badges/ go.",
+)
+@click.option(
+    "--record", type=click.Path(file_okay=False, path_type=Path), help="Record one cassette per target here."
+)
+@click.option(
+    "--wer-threshold",
+    type=click.FloatRange(0.0),
+    default=0.5,
+    show_default=True,
+    help="Speech transcripts disagree above this word error rate.",
+)
+@click.option(
+    "--max-requests", type=click.IntRange(min=1), help="Request budget per target (retries included)."
+)
+@click.option(
+    "--max-body-bytes", type=click.IntRange(min=1), help="The targets' body limit (enables 413 checks)."
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=16, show_default=True, help="Requests in flight."
+)
+@click.option("--request-timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True)
+def compare(
+    targets: tuple[str, ...],
+    profile: str,
+    seed: int | None,
+    max_examples: int | None,
+    token_env: str | None,
+    headers: tuple[str, ...],
+    view: str,
+    report_dir: Path,
+    record: Path | None,
+    wer_threshold: float,
+    max_requests: int | None,
+    max_body_bytes: int | None,
+    workers: int,
+    request_timeout: float,
+) -> None:
+    """Send the same cases to every TARGET and report where they behave differently.
+
+    Targets are compared case by case on status class, error shape, schema validity, presence of
+    `chunks`, and transcript WER on speech cases (between real ASR engines only). Exit 0 when done, 2
+    for usage errors or an unreachable target; disagreements are findings, not failures.
+    """
+    if len(targets) < 2:
+        raise click.UsageError("compare needs at least two --target")
+    from conformance.runner import RunConfig
+
+    token = _token(token_env)
+    config = RunConfig(
+        target=None,
+        token=token,
+        token_env=token_env,
+        headers=_parse_headers(headers),
+        profile=profile,
+        seed=seed,
+        max_examples=max_examples,
+        spec_view=view,
+        workers=workers,
+        request_timeout=request_timeout,
+        max_requests=max_requests,
+        max_body_bytes=max_body_bytes,
+        shrink=False,  # compare shows behaviour side by side; minimal examples are `run`'s job
+    )
+    sys.exit(asyncio.run(_compare(targets, config, report_dir, record, wer_threshold)))
+
+
+async def _compare(
+    specs: tuple[str, ...], config: Any, report_dir: Path, record: Path | None, wer_threshold: float
+) -> int:
+    from conformance.compare import CompareUnreachable, run_compare
+    from conformance.compare_report import write
+    from conformance.targets import TargetError
+
+    recorders: dict[int, Any] = {}
+    infos: list[Any] = []
+
+    labels: list[str] = []
+
+    def on_open(opened: Any) -> None:
+        from conformance.compare import labels_for
+
+        infos.extend(t.info for t in opened)
+        labels.extend(labels_for(infos))
+
+    def on_event(index: int, event: Any) -> None:
+        from conformance.model import RunStarted
+
+        if record is None:
+            return
+        if isinstance(event, RunStarted):
+            from conformance.cassette import CassetteRecorder
+
+            recorders[index] = CassetteRecorder(
+                record,
+                event,
+                target_info=infos[index],
+                secrets=(config.token,) if config.token else (),
+                name=labels[index],
+            )
+        recorders[index].handle(event)
+
+    click.echo(f"compare: {len(specs)} targets, profile {config.profile}, spec view {config.spec_view}")
+    try:
+        result = await run_compare(
+            specs, config, wer_threshold=wer_threshold, on_event=on_event, on_open=on_open
+        )
+    except (TargetError, CompareUnreachable, OSError, ValueError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    finally:
+        for recorder in recorders.values():
+            recorder.close()
+    written = write(result, report_dir)
+    click.echo(f"{result.cases} cases, seed {result.seed}")
+    for label in result.labels:
+        summary = result.targets[label]
+        rate = "not judged" if summary.conformance is None else f"{summary.conformance * 100:.1f}% conformant"
+        click.echo(f"  {label}: {rate}")
+    for (a, b), stats in result.pairs.items():
+        agreement = "—" if stats.agreement is None else f"{stats.agreement * 100:.1f}%"
+        wer = f", mean WER {stats.mean_wer:.3f}" if stats.mean_wer is not None else ""
+        click.echo(f"  {a} ↔ {b}: {agreement} of cases agree{wer}")
+    click.echo(f"{len(result.differences)} disagreements; report: {written['markdown']}, {written['html']}")
+    if record is not None:
+        for recorder in recorders.values():
+            click.echo(f"recorded: {recorder.path}")
+    return 0
 
 
 @click.command()
@@ -82,6 +241,16 @@ async def _serve(app: object, host: str, port: int, upstream: str, log_path: Pat
     click.echo("proxy stopped")
 
 
+def _parse_headers(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for raw in values:
+        name, sep, value = raw.partition(":")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{raw!r} is not 'Name: value'", param_hint="-H")
+        out.append((name.strip(), value.strip()))
+    return tuple(out)
+
+
 def _token(token_env: str | None) -> str | None:
     if token_env is None:
         return None
@@ -91,4 +260,4 @@ def _token(token_env: str | None) -> str | None:
     return value
 
 
-__all__ = ["proxy"]
+__all__ = ["compare", "proxy"]
