@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 DIMENSIONS = ("status", "error_shape", "schema", "chunks")
 DEFAULT_WER_THRESHOLD = 0.5
-MOCK_WER_NOTE = "not compared: {who} is a mock (synthetic transcripts); WER needs two real ASR engines"
+MOCK_WER_NOTE = "not compared: {who} synthetic (a mock); WER needs two real ASR engines"
 
 #: Sends one case to one target and returns its verdicts, or ``None`` when the request budget is spent.
 Executor = Callable[[CaseSpec, Target], Awaitable[CaseFinished | None]]
@@ -297,7 +297,8 @@ class Comparison:
         for a, b in self.pairs:
             mocks = [x for x in (a, b) if is_mock(self.infos[x])]
             if mocks:
-                self.pairs[(a, b)].wer_note = MOCK_WER_NOTE.format(who=" and ".join(mocks))
+                who = f"{mocks[0]}'s transcripts are" if len(mocks) == 1 else "both sides' transcripts are"
+                self.pairs[(a, b)].wer_note = MOCK_WER_NOTE.format(who=who)
         self.differences: list[Difference] = []
         self.cases = 0
 
@@ -435,6 +436,7 @@ async def run_compare(
     wer_threshold: float = DEFAULT_WER_THRESHOLD,
     on_event: Callable[[int, Event], None] | None = None,
     on_open: Callable[[Sequence[Target]], None] | None = None,
+    synthetic: Sequence[str] = (),
 ) -> CompareResult:
     """Open every target, send them the same cases, and compare.
 
@@ -443,6 +445,8 @@ async def run_compare(
     byte to the other targets, so a new implementation is held against behaviour captured once.
     ``on_event(index, event)`` gets each target's own event stream (RunStarted, CaseFinished…,
     RunFinished), for cassette recorders and report writers. ``config.max_requests`` is per target.
+    ``synthetic``: target spellings (as in ``specs``) whose transcripts are synthetic, e.g. a mock reached
+    by URL, which HTTP alone cannot tell from a real engine; the in-process mock is known to be one.
     """
     from conformance import runner
     from conformance.cassette import CassetteTarget
@@ -463,6 +467,9 @@ async def run_compare(
                     max_body_bytes=config.max_body_bytes,
                 )
             )
+        for spec_, target in zip(specs, targets, strict=True):
+            if spec_ in synthetic and not target.info.is_mock:
+                target.info = replace(target.info, is_mock=True)
         if on_open is not None:
             on_open(targets)
         infos = [t.info for t in targets]

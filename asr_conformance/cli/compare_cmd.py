@@ -25,6 +25,12 @@ VIEWS = ("served", "documented")
     help="A model URL, 'mock' (in-process) or cassette:PATH; give two or more.",
 )
 @click.option(
+    "--synthetic",
+    multiple=True,
+    metavar="TARGET",
+    help="This --target is a mock reached by URL: its transcripts are synthetic, so no WER with it.",
+)
+@click.option(
     "--profile", type=click.Choice(["quick", "default", "thorough"]), default="quick", show_default=True
 )
 @click.option("--seed", type=int, help="Seed for generation (random and printed when not given).")
@@ -67,6 +73,7 @@ VIEWS = ("served", "documented")
 @click.option("--request-timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True)
 def compare(
     targets: tuple[str, ...],
+    synthetic: tuple[str, ...],
     profile: str,
     seed: int | None,
     max_examples: int | None,
@@ -89,6 +96,9 @@ def compare(
     """
     if len(targets) < 2:
         raise click.UsageError("compare needs at least two --target")
+    unknown = [s for s in synthetic if s not in targets]
+    if unknown:
+        raise click.UsageError(f"--synthetic {unknown[0]!r} is not one of the --target values")
     from conformance.runner import RunConfig
 
     token = _token(token_env)
@@ -107,11 +117,16 @@ def compare(
         max_body_bytes=max_body_bytes,
         shrink=False,  # compare shows behaviour side by side; minimal examples are `run`'s job
     )
-    sys.exit(asyncio.run(_compare(targets, config, report_dir, record, wer_threshold)))
+    sys.exit(asyncio.run(_compare(targets, config, report_dir, record, wer_threshold, synthetic)))
 
 
 async def _compare(
-    specs: tuple[str, ...], config: Any, report_dir: Path, record: Path | None, wer_threshold: float
+    specs: tuple[str, ...],
+    config: Any,
+    report_dir: Path,
+    record: Path | None,
+    wer_threshold: float,
+    synthetic: tuple[str, ...],
 ) -> int:
     from conformance.compare import CompareUnreachable, run_compare
     from conformance.compare_report import write
@@ -148,7 +163,12 @@ async def _compare(
     click.echo(f"compare: {len(specs)} targets, profile {config.profile}, spec view {config.spec_view}")
     try:
         result = await run_compare(
-            specs, config, wer_threshold=wer_threshold, on_event=on_event, on_open=on_open
+            specs,
+            config,
+            wer_threshold=wer_threshold,
+            on_event=on_event,
+            on_open=on_open,
+            synthetic=synthetic,
         )
     except (TargetError, CompareUnreachable, OSError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
