@@ -396,10 +396,17 @@ class _Front:
         return default if value is None else value
 
     def _validate(self, parsed: ParsedBody) -> InferenceParams:
-        if parsed.payload is None:
-            return InferenceParams()
+        params = self._parameters(parsed.payload) if parsed.payload is not None else InferenceParams()
+        if self.config.violates("chunks-unasked") and not params.return_timestamps:
+            params = InferenceParams(True, params.generation, params.extra)
+        try:
+            self.engine.validate(params)
+        except EngineError as exc:
+            raise Reply(exc.status, exc.body, inference=True) from None
+        return params
+
+    def _parameters(self, payload: dict[str, Any]) -> InferenceParams:
         config = self.config
-        payload = parsed.payload
         check_parameters = not config.violates("accept-invalid-params")
         message = self.state.validator.error(payload, parameters=check_parameters)
         if message is not None:
@@ -410,12 +417,6 @@ class _Front:
             raise Reply(400, {"error": "generation_parameters: not supported"})
         if config.violates("500-on-huge-param") and _has_huge_number(parameters):
             raise Reply(500, inference_error_body("OverflowError: Python int too large to convert to C long"))
-        if config.violates("chunks-unasked") and not params.return_timestamps:
-            params = InferenceParams(True, params.generation, params.extra)
-        try:
-            self.engine.validate(params)
-        except EngineError as exc:
-            raise Reply(exc.status, exc.body, inference=True) from None
         return params
 
     async def _infer(
