@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from report_events import sample_events
 
 from asr_conformance.cli.report_cmd import report, update_expectations
 from conformance import expectations as exp
 from conformance.reports import write_reports
-from reports.sample_events import sample_events
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from report_events import CHECKS, sample_events
 
 from conformance.model import Response
 from conformance.reports.html import render
 from conformance.reports.tally import tally_events
-from reports.sample_events import CHECKS, sample_events
 
 
 class Page(HTMLParser):

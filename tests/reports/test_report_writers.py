@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from report_events import CHECKS, sample_events
 
 from conformance.model import event_to_json
 from conformance.reports import (
@@ -18,7 +19,6 @@ from conformance.reports import (
     write_reports,
 )
 from conformance.reports.tally import redact, tally_events
-from reports.sample_events import CHECKS, sample_events
 
 STAMP = ("0.1.0", "served", "242f4a1e")
 

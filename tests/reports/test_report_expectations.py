@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from report_events import sample_events
 
 from conformance import expectations as exp
 from conformance.model import Severity
-from reports.sample_events import sample_events
 
 FAILING = sample_events()
 PASSING = sample_events(failing=False)
