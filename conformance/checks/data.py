@@ -14,6 +14,7 @@ from conformance.checks.reading import (
     answered,
     body_excerpt,
     expects_rejection,
+    request_form,
     response_json,
     where,
 )
@@ -73,7 +74,14 @@ def negative_data_rejection(ctx: CheckContext) -> Iterator[Problem]:
     evidence="official-schema",
     spec_ref="payload:parameters",
     applies=lambda ctx: ctx.case.kind == "positive",
-    fired_by=("reject-valid-params", "reject-mp3", "reject-8khz", "router-path-404"),
+    fired_by=(
+        "reject-valid-params",
+        "reject-mp3",
+        "reject-8khz",
+        "reject-json-form",
+        "reject-raw-without-content-type",
+        "router-path-404",
+    ),
 )
 def positive_data_acceptance(ctx: CheckContext) -> Iterator[Problem]:
     """A request made only of ``must_accept`` values and decodable audio is answered 200."""
@@ -90,8 +98,18 @@ def positive_data_acceptance(ctx: CheckContext) -> Iterator[Problem]:
 
 
 def _only_audio_varies(ctx: CheckContext) -> bool:
-    """A valid request whose only content is the audio: a refusal can only be about the audio."""
-    return ctx.case.kind == "positive" and ctx.case.audio is not None and not ctx.case.parameters
+    """A valid raw request labelled with an audio type and nothing else: a refusal is about the audio.
+
+    (Refusing the JSON form or a missing Content-Type is request_forms_accepted's and
+    raw_content_type_tolerated's business, and positive_data_acceptance's on positive cases.)
+    """
+    if ctx.case.kind != "positive" or ctx.case.audio is None or ctx.case.parameters:
+        return False
+    return all(
+        request_form(ex.request) == "raw"
+        and (ex.request.header("content-type") or "").lower().startswith(("audio/", "video/"))
+        for ex in ctx.exchanges
+    )
 
 
 @check(

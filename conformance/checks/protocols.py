@@ -160,7 +160,7 @@ def _compute_type(resp: Response) -> str:
     evidence="legacy",
     spec_ref="headers:x-use-cache",
     applies=protocol("cache"),
-    fired_by=("cache-unmarked",),
+    fired_by=("cache-unmarked", "missing-compute-headers"),
 )
 def cache_hit_consistent(ctx: CheckContext) -> Iterator[Problem]:
     """The same audio again, cache allowed, replays the same answer marked ``x-compute-type: cache``."""
@@ -214,7 +214,7 @@ def _seen_loading(ctx: CheckContext) -> Response:
     evidence="observed",
     spec_ref="E13",
     applies=protocol("loading"),
-    fired_by=("loading-no-estimated-time",),
+    fired_by=("loading-no-estimated-time", "plain-text-errors", "error-key-missing"),
 )
 def loading_response_shape(ctx: CheckContext) -> Iterator[str]:
     """A loading model answers 503 ``{"error": "Model … is currently loading", "estimated_time": s}``."""
@@ -253,7 +253,7 @@ def wait_for_model_honoured(ctx: CheckContext) -> Iterator[str]:
     evidence="observed",
     spec_ref="payload:inputs",
     applies=protocol("body_limit"),
-    fired_by=("ignore-body-limit",),
+    fired_by=("ignore-body-limit", "plain-text-errors", "error-key-missing"),
 )
 def body_limit_enforced(ctx: CheckContext) -> Iterator[str]:
     """A body larger than the target's declared ``--max-body-bytes`` gets 413 with the error shape."""

@@ -138,7 +138,7 @@ def timestamp_end_present(ctx: CheckContext) -> Iterator[str]:
     evidence="documented",
     spec_ref="body:chunks",
     applies=_has_chunks,
-    fired_by=("timestamps-past-end",),
+    fired_by=("timestamps-past-end", "timestamps-decreasing"),
 )
 def timestamps_within_audio(ctx: CheckContext) -> Iterator[str]:
     """Every chunk has 0 ≤ start ≤ end ≤ audio duration (+ encoder delay and 20 ms timestamp step)."""
