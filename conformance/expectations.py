@@ -19,7 +19,8 @@ ERROR beats PASS; never exercised is SKIP, and PRECONDITION_FAILED counts as SKI
 * verdict allowed by the entry → expected;
 * FAIL or ERROR not allowed → **regression**: gates (exit 1) when its severity is at or above ``fail_on``;
 * PASS where only a failure was expected → unexpected pass: reported so the entry can go, never gating;
-* SKIP where something else was expected → not exercised: reported, never gating;
+* SKIP where an entry expected something else → not exercised: reported, never gating (without an
+  entry, SKIP is not reported: nothing was learnt);
 * an entry for a check the run did not know → stale entry, reported.
 """
 
@@ -168,9 +169,9 @@ def compare(expectations: Expectations, results: Mapping[str, Verdict]) -> list[
     out: list[Mismatch] = []
     for check_id, verdict in results.items():
         expected = expectations.expected(check_id)
-        if verdict.actual in expected:
-            continue
         entry = expectations.checks.get(check_id)
+        if verdict.actual in expected or (verdict.actual == "SKIP" and entry is None):
+            continue  # a check with no entry that was not exercised says nothing either way
         issue = entry.issue if entry else ""
         kind: MismatchKind
         if verdict.actual in ("FAIL", "ERROR"):
