@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
+import re
+import signal
+import subprocess
+import sys
 
 import aiohttp
 import numpy as np
 import pytest
+import requests
 from aiohttp import web
 
 from conformance.proxy import TARGET_ERROR, VIOLATIONS_HEADER, ProxyConfig, create_app
 from mock_server.audio import encode
+from mock_server.config import MockConfig
+from mock_server.server import MockServer
 
 
 def wav_tone(seconds: float = 1.0) -> bytes:
@@ -139,3 +147,90 @@ async def test_unreachable_upstream_is_a_clear_502(aiohttp_server, unused_tcp_po
         assert r.status == 502
         assert "unreachable" in (await r.json())["error"]
     assert json.loads(log.read_text())["proxy_error"]
+
+
+# ------------------------------------------------------------------------- in front of the mock server
+
+
+TIMESTAMP_CHECKS = {
+    "timestamps_numeric",
+    "timestamps_within_audio",
+    "timestamps_ordered",
+    "timestamp_end_present",
+}
+
+
+def start_proxy_cli(upstream: str, log, *extra: str) -> tuple[subprocess.Popen, str]:
+    """`asr-conformance proxy` on a free port; returns the process and its URL (from its first line)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asr_conformance", "proxy", "--upstream", upstream, "--port", "0",
+         "--log", str(log), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    line = proc.stdout.readline()
+    match = re.search(r"listening on (http://\S+)", line)
+    if match is None:
+        proc.kill()
+        raise AssertionError(f"proxy did not start: {line!r} {proc.stderr.read()}")
+    return proc, match.group(1)
+
+
+def stop(proc: subprocess.Popen) -> tuple[str, str]:
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    return out, err
+
+
+def timestamps_request() -> dict:
+    return {"inputs": base64.b64encode(wav_tone(2.0)).decode(), "parameters": {"return_timestamps": True}}
+
+
+def test_cli_proxy_in_front_of_faithful_and_violating_mocks(tmp_path):
+    with MockServer() as faithful, MockServer(MockConfig(violate=("plural-chunk-key",))) as broken:
+        good, good_url = start_proxy_cli(faithful.url, tmp_path / "good.jsonl")
+        bad, bad_url = start_proxy_cli(broken.url, tmp_path / "bad.jsonl")
+        strict, strict_url = start_proxy_cli(broken.url, tmp_path / "strict.jsonl", "--strict")
+        try:
+            path = "/models/openai/whisper-large-v3"
+            direct = requests.post(broken.model_url(), json=timestamps_request(), timeout=30)
+            through = {
+                name: requests.post(url + path, json=timestamps_request(), timeout=30)
+                for name, url in (("good", good_url), ("bad", bad_url), ("strict", strict_url))
+            }
+            raw = requests.post(
+                good_url + path, data=wav_tone(), headers={"Content-Type": "audio/wav"}, timeout=30
+            )
+        finally:
+            outputs = [stop(p) for p in (good, bad, strict)]
+    assert through["good"].status_code == 200 and through["good"].headers[VIOLATIONS_HEADER] == "0"
+    assert raw.status_code == 200 and raw.headers[VIOLATIONS_HEADER] == "0"
+    # report-only: the violating answer passes unchanged, with the violation named in the header
+    assert through["bad"].status_code == 200 and through["bad"].content == direct.content
+    assert "timestamps" in through["bad"].json()["chunks"][0]
+    ids = through["bad"].headers[VIOLATIONS_HEADER].split("; ")[1].split(", ")
+    assert ids[0] == "response_schema_conformance"
+    assert set(ids) <= {"response_schema_conformance", *TIMESTAMP_CHECKS}  # chunks without `timestamp`
+    # strict: 502 with the violations as JSON
+    assert through["strict"].status_code == 502
+    body = through["strict"].json()
+    assert (
+        body["upstream_status"] == 200 and body["violations"][0]["check_id"] == "response_schema_conformance"
+    )
+    assert "timestamp" in body["violations"][0]["message"]
+    logged = [json.loads(line) for line in (tmp_path / "bad.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in logged] == [200]
+    assert logged[0]["violations"][0]["check_id"] == "response_schema_conformance"
+    assert all("proxy stopped" in out for out, _ in outputs)
+
+
+def test_cli_proxy_rejects_a_bad_upstream():
+    done = subprocess.run(
+        [sys.executable, "-m", "asr_conformance", "proxy", "--upstream", "ftp://x"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "--upstream must be an http(s):// URL" in done.stderr
