@@ -66,7 +66,7 @@ def not_a_server_error(ctx: CheckContext) -> Iterator[str]:
     evidence="client-contract",
     spec_ref="E16",
     applies=_always,
-    fired_by=("500-on-bad-audio", "accept-invalid-params"),
+    fired_by=("500-on-bad-audio", "accept-invalid-params", "router-path-404"),
 )
 def status_code_conformance(ctx: CheckContext) -> Iterator[str]:
     """Every status is one the API is known to use, and invalid requests get a rejection status."""

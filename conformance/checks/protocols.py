@@ -54,7 +54,7 @@ def _describe(exchange: Exchange) -> str:
     evidence="documented",
     spec_ref="headers:authorization",
     applies=protocol("auth_missing", "auth_wrong"),
-    fired_by=("ignored-auth",),
+    fired_by=("ignored-auth", "router-path-404"),
 )
 def ignored_auth(ctx: CheckContext) -> Iterator[str]:
     """A target that takes a token refuses requests with no token or a wrong one (401 or 403)."""
@@ -75,7 +75,7 @@ def ignored_auth(ctx: CheckContext) -> Iterator[str]:
     evidence="documented",
     spec_ref="payload:inputs",
     applies=protocol("forms"),
-    fired_by=("reject-json-form",),
+    fired_by=("reject-json-form", "router-path-404"),
 )
 def request_forms_accepted(ctx: CheckContext) -> Iterator[Problem]:
     """The same audio is transcribed as a raw body and as JSON ``{"inputs": base64}``, to the same text."""
@@ -98,7 +98,7 @@ def request_forms_accepted(ctx: CheckContext) -> Iterator[Problem]:
     evidence="client-contract",
     spec_ref="E7",
     applies=protocol("content_type"),
-    fired_by=("reject-raw-without-content-type",),
+    fired_by=("reject-raw-without-content-type", "router-path-404"),
 )
 def raw_content_type_tolerated(ctx: CheckContext) -> Iterator[Problem]:
     """Raw audio is accepted with no Content-Type or ``application/octet-stream`` (the docs send none)."""
@@ -253,7 +253,7 @@ def wait_for_model_honoured(ctx: CheckContext) -> Iterator[str]:
     evidence="observed",
     spec_ref="payload:inputs",
     applies=protocol("body_limit"),
-    fired_by=("ignore-body-limit", "plain-text-errors", "error-key-missing"),
+    fired_by=("ignore-body-limit", "plain-text-errors", "error-key-missing", "router-path-404"),
 )
 def body_limit_enforced(ctx: CheckContext) -> Iterator[str]:
     """A body larger than the target's declared ``--max-body-bytes`` gets 413 with the error shape."""

@@ -13,7 +13,7 @@ import base64
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -128,6 +128,41 @@ def forms() -> Scenario:
     return Scenario(case("protocol", protocol="forms"), (raw(), as_json()))
 
 
+def invalid_params() -> Scenario:
+    params = {"generation_parameters": {"top_k": "many"}}
+    return Scenario(
+        case(
+            "negative",
+            form="json",
+            parameters=params,
+            mutation="parameters.generation_parameters.top_k: string instead of integer",
+            mutated_path="parameters.generation_parameters.top_k",
+        ),
+        (as_json(params),),
+    )
+
+
+def content_types() -> Scenario:
+    return Scenario(
+        case("protocol", protocol="content_type"),
+        (raw(), raw(("Content-Type", "application/octet-stream")), raw(("Content-Type", "audio/wav"))),
+    )
+
+
+def auth_missing() -> Scenario:
+    return Scenario(
+        case("protocol", protocol="auth_missing"),
+        (raw(),),
+        config={"token": TOKEN},
+        target={"has_token": True},
+    )
+
+
+def routed(make: Callable[[], Scenario]) -> Callable[[], Scenario]:
+    """The same scenario sent to the router form of the model URL."""
+    return lambda: replace(make(), router=True)
+
+
 def positive_json() -> Scenario:
     return Scenario(case("positive", form="json"), (as_json(),))
 
@@ -157,14 +192,7 @@ SCENARIOS: dict[str, tuple[Callable[[], Scenario], ...]] = {
     "500-on-bad-audio": (malformed,),
     "plain-text-errors": (malformed, body_limit, loading),
     "error-key-missing": (malformed, body_limit, loading),
-    "ignored-auth": (
-        lambda: Scenario(
-            case("protocol", protocol="auth_missing"),
-            (raw(),),
-            config={"token": TOKEN},
-            target={"has_token": True},
-        ),
-    ),
+    "ignored-auth": (auth_missing,),
     "ignored-wait-for-model": (loading,),
     "loading-no-estimated-time": (loading,),
     "strict-boolean-headers": (lambda: loading(wait="1"),),  # huggingface_hub 0.24-0.28 sent exactly this
@@ -173,31 +201,14 @@ SCENARIOS: dict[str, tuple[Callable[[], Scenario], ...]] = {
     ),
     "cache-always": (cache_protocol,),
     "cache-unmarked": (cache_protocol,),
-    "accept-invalid-params": (
-        lambda: Scenario(
-            case(
-                "negative",
-                form="json",
-                parameters={"generation_parameters": {"top_k": "many"}},
-                mutation="parameters.generation_parameters.top_k: string instead of integer",
-                mutated_path="parameters.generation_parameters.top_k",
-            ),
-            (as_json({"generation_parameters": {"top_k": "many"}}),),
-        ),
-    ),
+    "accept-invalid-params": (invalid_params,),
     "reject-valid-params": (
         lambda: Scenario(
             case("positive", form="json", parameters={"generation_parameters": {"max_new_tokens": 32}}),
             (as_json({"generation_parameters": {"max_new_tokens": 32}}),),
         ),
     ),
-    "reject-raw-without-content-type": (
-        lambda: Scenario(
-            case("protocol", protocol="content_type"),
-            (raw(), raw(("Content-Type", "application/octet-stream")), raw(("Content-Type", "audio/wav"))),
-        ),
-        positive_raw,
-    ),
+    "reject-raw-without-content-type": (content_types, positive_raw),
     "reject-json-form": (forms, positive_json),
     "wrong-content-type": (positive_raw,),
     "missing-compute-headers": (positive_raw, cache_protocol),
@@ -219,7 +230,11 @@ SCENARIOS: dict[str, tuple[Callable[[], Scenario], ...]] = {
             (as_json({"generation_parameters": {"max_new_tokens": 2**40}}),),
         ),
     ),
-    "router-path-404": (lambda: positive_raw(router=True),),
+    # every request to the router form gets 404: whatever expects an answer from the model fails
+    "router-path-404": tuple(
+        routed(make)
+        for make in (positive_raw, invalid_params, forms, content_types, body_limit, auth_missing)
+    ),
 }
 
 
