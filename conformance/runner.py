@@ -330,7 +330,7 @@ async def _probe(
     status = first.response.status
     if status in (401, 403) and not target.info.has_token:
         raise TargetUnreachable(f"{target.info.name} requires a token ({status}); pass --token-env VAR")
-    if status == 404:
+    if status == 404 and not target.info.is_mock:  # the mock's URL is ours: a 404 there is its fault
         raise TargetUnreachable(f"{target.info.name} answered 404: is this a model URL?")
     loading = None
     final = first

@@ -23,8 +23,8 @@ from conformance.transport import HttpTarget, public_url
 if TYPE_CHECKING:
     from mock_server.config import MockConfig
 
-#: the model path used for the in-process mock (any id is accepted there)
-MOCK_MODEL_PATH = "/models/openai/whisper-large-v3"
+#: the model path used for the in-process mock: the router form, today's documented URL
+MOCK_MODEL_PATH = "/hf-inference/models/openai/whisper-large-v3"
 
 
 class TargetError(Exception):

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from conformance.cases import AudioRecipe, CaseSpec
 from conformance.generation import builders
@@ -74,6 +75,8 @@ def example_cases(target: TargetInfo, values: tuple[FieldValue, ...]) -> list[Ca
     out.append(builders.positive("", "examples", _speech_or_tone(1, "wav"), "raw"))
     out.append(_timestamps("", "examples", _speech_or_tone(2), values))
     out.append(_timestamps("", "examples", _speech_or_tone(5, "wav"), values))
+    # Long enough for several chunks, so their order can be judged.
+    out.append(_timestamps("", "examples", AudioRecipe("wav", 16000, 1, "s16", 8.0, "noise", 6), values))
     out.append(builders.positive("", "examples", _speech_or_tone(3, "mp3"), "json"))
     out.append(builders.protocol("", "examples", _tone(101, 1.5), "forms"))
     out.append(builders.protocol("", "examples", _speech_or_tone(4), "determinism", "raw"))
@@ -85,7 +88,13 @@ def example_cases(target: TargetInfo, values: tuple[FieldValue, ...]) -> list[Ca
         out.append(builders.protocol("", "examples", _tone(104), "auth_missing"))
         out.append(builders.protocol("", "examples", _tone(105), "auth_wrong"))
     if target.exposes_mock_controls:
-        out.append(builders.protocol("", "examples", _tone(106), "loading"))
+        # Each way the docs' clients spelled "wait" (``true``, ``1``): a server must read all of them.
+        accepted = [
+            v.value for v in values if v.path == "header:x-wait-for-model" and v.bucket == "must_accept"
+        ]
+        for i, wait in enumerate([w for w in accepted if w in ("true", "1")] or ["true"]):
+            case = builders.protocol("", "examples", _tone(106 + 10 * i), "loading")
+            out.append(replace(case, meta={**case.meta, "wait_value": wait}))
     if target.max_body_bytes is not None:
         out.append(builders.protocol("", "examples", _tone(107, 0.5), "body_limit"))
     return out

@@ -133,7 +133,8 @@ def build_requests(case: CaseSpec, *, max_body_bytes: int | None = None) -> list
             return [_with_auth(one, WRONG_TOKEN)]
         case "loading":
             fault = (("x-mock-fault", "loading"),)
-            return [_raw(case, audio, fault), _raw(case, audio, (*fault, ("x-wait-for-model", "true")))]
+            wait = (*fault, ("x-wait-for-model", str(case.meta.get("wait_value", "true"))))
+            return [_raw(case, audio, fault), _raw(case, audio, wait)]
         case "body_limit":
             if max_body_bytes is None:
                 raise ValueError("body_limit needs the target's declared --max-body-bytes")

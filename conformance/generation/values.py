@@ -101,7 +101,27 @@ def load_values() -> tuple[FieldValue, ...]:
                         path, dv.value, bucket, str(getattr(dv, "evidence", "")), getattr(dv, "note", "")
                     )
                 )
+    out += boundary_values(out)
     return tuple(v for v in out if supported(v))
+
+
+#: numbers at the edges of what servers store: past int32, past int64, near the float64 maximum
+BOUNDARIES: dict[str, tuple[Any, ...]] = {"integer": (2**31, 2**63), "number": (2**31, 1e300)}
+
+
+def boundary_values(known: Iterable[FieldValue]) -> list[FieldValue]:
+    """Implementation-defined values at the storage boundaries of each numeric field not listed yet.
+
+    The documentation gives no upper bounds; a server may accept or refuse such values, but must not
+    break on them (no 5xx).
+    """
+    listed = {(v.path, json.dumps(v.value)) for v in known}
+    out = []
+    for path, kind in sorted(field_types().items()):
+        for value in BOUNDARIES.get(kind, ()):
+            if (path, json.dumps(value)) not in listed:
+                out.append(FieldValue(path, value, "implementation_defined", "", "storage boundary"))
+    return out
 
 
 @cache
@@ -263,6 +283,7 @@ __all__ = [
     "BUCKETS",
     "MISSING",
     "FieldValue",
+    "boundary_values",
     "by_bucket",
     "field_types",
     "inputs_differs",
