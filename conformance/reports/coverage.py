@@ -46,16 +46,6 @@ def json_paths(value: Any) -> set[str]:
     return out
 
 
-def _case_paths(case_json: dict[str, Any]) -> set[str]:
-    """Payload paths of a case whose body is not at hand, from its serialised CaseSpec."""
-    if case_json.get("raw_json") is not None:
-        return json_paths(case_json["raw_json"])
-    out = {"inputs"}
-    if case_json.get("parameters") is not None:
-        out |= json_paths({"parameters": case_json["parameters"]})
-    return out
-
-
 @dataclass(frozen=True)
 class RowCoverage:
     """One documented row and how the run exercised it."""
@@ -85,26 +75,24 @@ class CoverageCollector:
         ):
             return  # nothing was judged: the case did not exercise anything
         seen: set[tuple[str, str]] = set()
-        case_json = case.meta.get("case") or {}  # the runner's serialised CaseSpec
         for exchange in case.exchanges:
             req = exchange.request
             for name, _ in req.headers:
                 seen.add(("headers", name.lower()))
             is_json = (req.header("content-type") or "").startswith("application/json")
-            if not req.body and case_json:  # body elided from events.jsonl: what the case sent
-                seen.update(("payload", p) for p in (_case_paths(case_json) if is_json else {"inputs"}))
-            elif is_json or req.body[:1] == b"{":
-                try:
+            payload = None
+            if is_json or req.body[:1] == b"{":
+                with contextlib.suppress(ValueError):
                     payload = json.loads(req.body)
-                except ValueError:
-                    payload = None
+            if payload is not None:
                 seen.update(("payload", p) for p in json_paths(payload))
-            elif req.body:
+            elif req.body and not is_json:
                 seen.add(("payload", "inputs"))  # raw form: the body is the audio input
             resp = exchange.response
             if resp is not None and 200 <= resp.status < 300:
                 with contextlib.suppress(ValueError):
                     seen.update(("body", p) for p in json_paths(json.loads(resp.body)))
+        case_json = case.meta.get("case") or {}  # the runner's serialised CaseSpec
         protocol = case.meta.get("protocol") or case_json.get("protocol") or ""
         if str(protocol).startswith("auth"):
             seen.add(("headers", "authorization"))  # added by the transport, so never in the exchange
