@@ -1,0 +1,167 @@
+"""How the reference treats request parameters: the strict policy, and what reaches ``generate()``.
+
+Strict mode (the default) honours each of the 16 documented ``generation_parameters`` or refuses the
+request with 400 naming the parameter; ``null`` means "not sent" (clients drop ``None``). Passthrough mode
+hands the parameters to ``generate()`` unchanged and lets transformers decide, as the HF service did.
+
+Defaults (nothing sent): greedy decoding (``num_beams=1``, no sampling), up to Whisper's 448-token limit.
+The transformers 5 ASR pipeline would silently use ``num_beams=5, max_new_tokens=256``; the reference
+does not. Sampling is reproducible only when the server has ``--seed`` (the API has no seed field).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from mock_server.engine import EngineError, InferenceParams
+
+#: Whisper's decoder length (max_target_positions), prompt included
+MAX_TARGET_POSITIONS = 448
+#: beams cost memory and time linearly; more than this is refused
+MAX_BEAMS = 16
+#: the 16 documented generation parameters
+DOCUMENTED = (
+    "temperature",
+    "top_k",
+    "top_p",
+    "typical_p",
+    "epsilon_cutoff",
+    "eta_cutoff",
+    "max_length",
+    "max_new_tokens",
+    "min_length",
+    "min_new_tokens",
+    "do_sample",
+    "early_stopping",
+    "num_beams",
+    "num_beam_groups",
+    "penalty_alpha",
+    "use_cache",
+)
+#: need generation code that transformers 5 fetches from the hub (group beam / contrastive search)
+HUB_ONLY = ("num_beam_groups", "penalty_alpha")
+#: ``parameters`` keys the transformers pipeline takes that this reference does not implement
+PIPELINE_ONLY = ("chunk_length_s", "stride_length_s", "return_language", "decoder_kwargs", "ignore_warning")
+
+
+def _bad(path: str, detail: str) -> EngineError:
+    return EngineError(400, {"error": f"{path}: {detail}"})
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_number(path: str, value: Any, low: float, high: float, low_open: bool, high_open: bool) -> None:
+    if not _is_number(value):
+        raise _bad(path, f"expected a number, got {json.dumps(value)[:40]}")
+    below = value <= low if low_open else value < low
+    above = value >= high if high_open else value > high
+    if below or above:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise _bad(path, f"{value!r} is outside {interval}")
+
+
+def _check_int(path: str, value: Any, low: int, high: int) -> None:
+    if not _is_int(value):
+        raise _bad(path, f"expected an integer, got {json.dumps(value)[:40]}")
+    if not low <= value <= high:
+        raise _bad(path, f"{value} is outside [{low}, {high}]")
+
+
+def prompt_length(multilingual: bool) -> int:
+    """Forced decoder prompt: <|startoftranscript|> [<|lang|> <|task|>] <|notimestamps|>."""
+    return 4 if multilingual else 2
+
+
+def check_strict(params: InferenceParams, multilingual: bool) -> None:
+    """Raise :class:`EngineError` 400 naming the first parameter this reference cannot honour."""
+    gen = {k: v for k, v in params.generation.items() if v is not None}
+    prefix = "parameters.generation_parameters"
+    for key in gen:
+        if key not in DOCUMENTED:
+            raise _bad(f"{prefix}.{key}", "not a documented generation parameter")
+    for key in HUB_ONLY:
+        if key in gen:
+            raise _bad(
+                f"{prefix}.{key}", "not available in this reference (needs generation code from the hub)"
+            )
+    prompt = prompt_length(multilingual)
+    limit = MAX_TARGET_POSITIONS - prompt
+    for key, value in gen.items():
+        path = f"{prefix}.{key}"
+        if key in ("do_sample", "use_cache"):
+            if not isinstance(value, bool):
+                raise _bad(path, f"expected a boolean, got {json.dumps(value)[:40]}")
+        elif key == "early_stopping":
+            if value not in (True, False, "never") or _is_int(value):
+                raise _bad(path, f'expected true, false or "never", got {json.dumps(value)[:40]}')
+        elif key == "temperature":
+            _check_number(path, value, 0.0, 100.0, low_open=bool(gen.get("do_sample")), high_open=False)
+        elif key in ("top_p", "typical_p"):
+            _check_number(path, value, 0.0, 1.0, low_open=True, high_open=False)
+        elif key in ("epsilon_cutoff", "eta_cutoff"):
+            _check_number(path, value, 0.0, 1.0, low_open=False, high_open=True)
+        elif key == "top_k":
+            _check_int(path, value, 0, 1_000_000)
+        elif key == "num_beams":
+            _check_int(path, value, 1, MAX_BEAMS)
+        elif key == "max_new_tokens":
+            _check_int(path, value, 1, limit)
+        elif key == "max_length":
+            _check_int(path, value, prompt + 1, MAX_TARGET_POSITIONS)
+        elif key == "min_new_tokens":
+            _check_int(path, value, 0, limit)
+        elif key == "min_length":
+            _check_int(path, value, 0, MAX_TARGET_POSITIONS)
+    for key in PIPELINE_ONLY:
+        if key in params.extra:
+            raise _bad(f"parameters.{key}", "not available in this reference")
+    if params.extra.get("task", "transcribe") != "transcribe":
+        raise _bad("parameters.task", "this reference only transcribes")
+    if params.extra.get("language", "en") not in ("en", "english", "<|en|>"):
+        raise _bad("parameters.language", "this reference only transcribes English")
+
+
+def check_passthrough(params: InferenceParams) -> None:
+    """Passthrough still refuses what the pipeline itself would: it takes no unknown keyword arguments."""
+    for key in params.extra:
+        if key in PIPELINE_ONLY:
+            raise _bad(f"parameters.{key}", "not available in this reference")
+    unknown = next(iter(params.extra), None)
+    if unknown is not None:  # the HF service's 400 for an unknown pipeline keyword argument
+        raise EngineError(
+            400, {"error": f"_sanitize_parameters() got an unexpected keyword argument '{unknown}'"}
+        )
+
+
+def generate_kwargs(params: InferenceParams, strict: bool) -> dict[str, Any]:
+    """What goes to ``generate()``: strict drops nulls and defaults to greedy; passthrough is verbatim."""
+    if not strict:
+        return dict(params.generation)
+    kwargs = {k: v for k, v in params.generation.items() if v is not None}
+    kwargs.setdefault("num_beams", 1)
+    return kwargs
+
+
+def is_sampling(generation: dict[str, Any]) -> bool:
+    """True when the decode is random (Whisper's generate samples whenever temperature > 0)."""
+    temperature = generation.get("temperature")
+    return generation.get("do_sample") is True or (_is_number(temperature) and temperature > 0)
+
+
+__all__ = [
+    "DOCUMENTED",
+    "HUB_ONLY",
+    "MAX_BEAMS",
+    "check_passthrough",
+    "check_strict",
+    "generate_kwargs",
+    "is_sampling",
+]
