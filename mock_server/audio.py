@@ -24,12 +24,17 @@ import io
 import struct
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
-import soundfile
 
 from mock_server.engine import DecodedAudio
+
+if TYPE_CHECKING:
+    import av
+
+# PyAV (~20 MB resident) and soundfile are imported where used: a server that only ever sees WAV
+# never loads FFmpeg.
 
 #: default bound on the decoded length (seconds of audio); callers pass their own limit
 DEFAULT_MAX_SECONDS = 3600.0
@@ -166,6 +171,8 @@ def _sha256(data: bytes) -> str:
 
 def _resample(frames: list[np.ndarray], rate: int, layout: str, target_rate: int) -> np.ndarray:
     """Downmix and resample packed float32 ``(n, channels)`` blocks through FFmpeg's resampler."""
+    import av
+
     resampler = av.AudioResampler(format="flt", layout="mono", rate=target_rate)
     out: list[np.ndarray] = []
     for block in frames:
@@ -221,6 +228,8 @@ def decode(
 
 
 def _open(data: bytes) -> av.container.InputContainer:
+    import av
+
     try:
         return av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
     except (av.FFmpegError, ValueError, UnicodeDecodeError, OSError, IndexError) as exc:
@@ -239,6 +248,8 @@ def _container_name(container: av.container.InputContainer) -> str:
 
 
 def _decode_ffmpeg(data: bytes, target_rate: int, digest: str, max_seconds: float) -> DecodedAudio:
+    import av
+
     deadline = time.monotonic() + DECODE_TIME_BUDGET_S
     max_samples = int(max_seconds * target_rate) + target_rate  # slack for resampler tails
     with _open(data) as container:
@@ -305,6 +316,8 @@ def _declared_frames(data: bytes, fmt: str) -> int | None:
 
 def probe(data: bytes) -> AudioInfo:
     """Duration, rate, channels and container of an audio file (decoded, so durations are exact)."""
+    import av
+
     if not data:
         raise AudioDecodeError("empty body")
     wav = _parse_wav(data)
@@ -390,6 +403,8 @@ def encode(samples: np.ndarray, sample_rate: int, codec: str, sample_format: str
     accept any of the three. Opus, mp3 and aac only take certain rates: the audio is resampled to the
     nearest supported rate at or above ``sample_rate`` (opus: 8/12/16/24/48 kHz).
     """
+    import soundfile
+
     if codec not in CODECS:
         raise ValueError(f"unknown codec {codec!r}; expected one of {', '.join(CODECS)}")
     if sample_format not in SAMPLE_FORMATS:
@@ -412,6 +427,8 @@ def encode(samples: np.ndarray, sample_rate: int, codec: str, sample_format: str
 
 
 def _encode_lossy(arr: np.ndarray, sample_rate: int, spec: _LossyCodec) -> bytes:
+    import av
+
     rate = next((r for r in spec.rates if r >= sample_rate), spec.rates[-1])
     layout = _layout_for(arr.shape[1])
     buf = io.BytesIO()

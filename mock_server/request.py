@@ -8,12 +8,14 @@ starts like an audio file is raw audio (the old JS doc snippet sent FLAC that wa
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import orjson
+import pybase64
 
 from mock_server.engine import InferenceParams
 
@@ -64,7 +66,7 @@ def parse_body(body: bytes, content_type: str | None) -> ParsedBody:
     if not labelled_json and not (starts_json and not media.startswith("audio/")):
         return ParsedBody("raw", body)
     try:
-        payload = json.loads(body)
+        payload = _loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         if labelled_json and not looks_like_audio(body):
             raise RequestProblem(f"Malformed JSON body: {exc}") from exc
@@ -75,6 +77,15 @@ def parse_body(body: bytes, content_type: str | None) -> ParsedBody:
     return ParsedBody("json", b"", payload, options if isinstance(options, dict) else {})
 
 
+def _loads(body: bytes) -> Any:
+    """orjson (a JSON body is mostly one long base64 string: 2-3x faster), the standard library for what
+    orjson refuses but JSON parsers commonly take (integers beyond 64 bits, NaN)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
+
+
 def decode_inputs(value: Any) -> bytes:
     """base64 ``inputs`` to bytes; lenient on padding, line breaks, the URL-safe alphabet and data URLs."""
     if value is None:
@@ -82,7 +93,8 @@ def decode_inputs(value: Any) -> bytes:
     if not isinstance(value, str):
         raise RequestProblem(f"inputs: expected a base64 string, got {type(value).__name__}")
     try:
-        return base64.b64decode(value, validate=True)
+        # pybase64 (SIMD) decodes a 5 s WAV in ~10 µs; the standard library takes ~0.5 ms
+        return pybase64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         pass  # not canonical base64: try the lenient spellings below
     text = value
@@ -93,7 +105,7 @@ def decode_inputs(value: Any) -> bytes:
     raw = raw.rstrip(b"=")
     raw += b"=" * (-len(raw) % 4)
     try:
-        return base64.b64decode(raw, validate=True)
+        return pybase64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise RequestProblem("inputs: not valid base64 audio") from exc
 

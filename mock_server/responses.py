@@ -14,6 +14,8 @@ import os
 from base64 import urlsafe_b64encode
 from typing import Any
 
+import orjson
+
 from mock_server.config import MockConfig
 from mock_server.engine import Transcription
 
@@ -57,7 +59,11 @@ def request_id(trace_id: str | None, router: bool) -> str:
 
 
 def dumps(body: Any) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    """Compact UTF-8 JSON, as the service writes it."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:  # integers beyond 64 bits echoed back from a request
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def error_payload(body: dict[str, Any], config: MockConfig) -> tuple[bytes, str]:

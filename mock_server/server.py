@@ -28,6 +28,15 @@ T = TypeVar("T")
 SHUTDOWN_TIMEOUT_S = 10.0
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop where it is installed (10-20% more requests/s), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def default_engine(config: MockConfig) -> Engine:
     from mock_server.mock_engine import MockEngine
 
@@ -80,7 +89,7 @@ class MockServer:
         failure: list[BaseException] = []
 
         def run() -> None:
-            loop = asyncio.new_event_loop()
+            loop = new_event_loop()
             self._loop = loop
             asyncio.set_event_loop(loop)
             try:
@@ -156,4 +165,4 @@ class MockServer:
         self._call(lambda: self._state().reset())
 
 
-__all__ = ["MockServer", "default_engine", "start_server"]
+__all__ = ["MockServer", "default_engine", "new_event_loop", "start_server"]

@@ -98,8 +98,11 @@ def mock(
         engine = MockEngine(config)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    from mock_server.server import new_event_loop
+
     try:
-        asyncio.run(_serve(config, engine, host, port, model_id or DEFAULT_MODEL_ID))
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(_serve(config, engine, host, port, model_id or DEFAULT_MODEL_ID))
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
