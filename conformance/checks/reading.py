@@ -13,12 +13,8 @@ from typing import Any
 from conformance.checks.base import CheckContext
 from conformance.model import Exchange, Request, Response
 
-#: Case kinds whose requests are valid and must be answered with 200.
-SUCCESS_KINDS = frozenset({"positive"})
 #: Case kinds whose requests are invalid and must be rejected with a 4xx.
 REJECT_KINDS = frozenset({"negative", "malformed_audio"})
-#: Protocol scenarios made only of valid requests (every exchange must succeed).
-SUCCESS_PROTOCOLS = frozenset({"determinism", "cache", "forms", "content_type"})
 
 _NOT_JSON = object()
 
@@ -91,13 +87,6 @@ def successes(ctx: CheckContext) -> list[tuple[int, Exchange, Any]]:
     return found
 
 
-def expects_success(ctx: CheckContext) -> bool:
-    """The case is made only of valid requests."""
-    return ctx.case.kind in SUCCESS_KINDS or (
-        ctx.case.kind == "protocol" and ctx.case.protocol in SUCCESS_PROTOCOLS
-    )
-
-
 def expects_rejection(ctx: CheckContext) -> bool:
     """The case is invalid and must be refused (a truncated file may decode in part: ``expect: either``)."""
     return ctx.case.kind in REJECT_KINDS and ctx.case.meta.get("expect", "reject") == "reject"
@@ -120,13 +109,10 @@ def body_excerpt(response: Response, limit: int = 120) -> str:
 
 __all__ = [
     "REJECT_KINDS",
-    "SUCCESS_KINDS",
-    "SUCCESS_PROTOCOLS",
     "answered",
     "asks_timestamps",
     "body_excerpt",
     "expects_rejection",
-    "expects_success",
     "header_true",
     "is_json_media",
     "request_form",
