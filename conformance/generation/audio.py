@@ -114,6 +114,10 @@ def synthesize(recipe: AudioRecipe) -> np.ndarray:
         mono = (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
     elif recipe.kind == "noise":
         mono = (0.1 * rng.standard_normal(frames)).astype(np.float32)
+    elif recipe.kind == "bursts":
+        # Half-second noise bursts between half-second pauses: speech-like phrasing, several segments.
+        on = (t % 1.0) < 0.5
+        mono = (0.1 * rng.standard_normal(frames) * on).astype(np.float32)
     elif recipe.kind == "speech":
         voice, rate = _speech(recipe.text or SENTENCES[recipe.seed % len(SENTENCES)])
         voice = _resample(voice, rate, recipe.sample_rate)

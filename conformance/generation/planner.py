@@ -75,8 +75,8 @@ def example_cases(target: TargetInfo, values: tuple[FieldValue, ...]) -> list[Ca
     out.append(builders.positive("", "examples", _speech_or_tone(1, "wav"), "raw"))
     out.append(_timestamps("", "examples", _speech_or_tone(2), values))
     out.append(_timestamps("", "examples", _speech_or_tone(5, "wav"), values))
-    # Long enough for several chunks, so their order can be judged.
-    out.append(_timestamps("", "examples", AudioRecipe("wav", 16000, 1, "s16", 8.0, "noise", 6), values))
+    # Phrases between pauses give several chunks, so their order can be judged.
+    out.append(_timestamps("", "examples", AudioRecipe("wav", 16000, 1, "s16", 2.8, "bursts", 6), values))
     out.append(builders.positive("", "examples", _speech_or_tone(3, "mp3"), "json"))
     out.append(builders.protocol("", "examples", _tone(101, 1.5), "forms"))
     out.append(builders.protocol("", "examples", _speech_or_tone(4), "determinism", "raw"))
