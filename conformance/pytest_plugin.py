@@ -59,12 +59,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--asr-header", action="append", default=[], metavar="'Name: value'", help="extra request header"
     )
+    group.addoption(
+        "--asr-max-body-bytes", type=int, metavar="N", help="the target's body limit (enables the 413 check)"
+    )
     group.addoption("--asr-report-dir", metavar="DIR", help="also write the reports (JUnit, JSONL, MD, HTML)")
     group.addoption(
         "--asr-expectations", metavar="FILE", help="known deviations of this target: they xfail, not fail"
     )
     group.addoption(
-        "--asr-violate",
+        "--asr-mock-violate",
         action="append",
         default=[],
         metavar="SWITCH",
@@ -109,6 +112,7 @@ class SessionRun:
             checks=tuple(self.selected),
             report_dir=Path(self.options["report_dir"]) if self.options["report_dir"] else None,
             mock_violate=tuple(self.options["violate"]),
+            max_body_bytes=self.options["max_body_bytes"],
         )
         tally = RunTally()
         writers = open_writers(config.report_dir) if config.report_dir else []
@@ -159,7 +163,8 @@ def _options(config: pytest.Config) -> dict[str, Any]:
         "headers": pick("asr_header", "headers", []),
         "report_dir": pick("asr_report_dir", "report_dir", None),
         "expectations": pick("asr_expectations", "expectations", None),
-        "violate": config.getoption("asr_violate"),
+        "violate": config.getoption("asr_mock_violate"),
+        "max_body_bytes": pick("asr_max_body_bytes", "max_body_bytes", None),
     }
 
 

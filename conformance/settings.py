@@ -19,7 +19,7 @@ from typing import Any
 
 CONFIG_FILE = "asr-conformance.toml"
 PYPROJECT_TABLE = "asr-conformance"
-PATH_KEYS = frozenset({"report_dir", "expectations", "cassette"})
+PATH_KEYS = frozenset({"report_dir", "expectations", "record"})
 _FORBIDDEN = {
     "token": "a token must not sit in a committed file; set token_env to the name of an environment variable",
 }

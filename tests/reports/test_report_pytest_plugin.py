@@ -50,7 +50,7 @@ def test_faithful_mock_passes_and_reports_are_written(pytester: pytest.Pytester,
 def test_violating_mock_fails_the_right_items_and_expectations_xfail_them(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
-    args = ["--asr-target", "mock", "--asr-violate", "text-not-string", "-rfx", *FAST]
+    args = ["--asr-target", "mock", "--asr-mock-violate", "text-not-string", "-rfx", *FAST]
     result = pytester.runpytest_subprocess(
         *args, "-k", "schema or server_error", f"--asr-report-dir={tmp_path}"
     )
