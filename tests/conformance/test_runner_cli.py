@@ -1,0 +1,156 @@
+"""``asr-conformance run`` and ``replay`` end to end: exit codes, reports, dry run, curl repros that work."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from asr_conformance.cli import main
+from conformance.model import CaseFinished
+from conformance.runner import RunConfig, run
+from mock_server.config import MockConfig
+from mock_server.server import MockServer
+
+
+@pytest.fixture(autouse=True)
+def _quiet_mock():
+    logging.getLogger("mock_server").setLevel(logging.CRITICAL)
+
+
+def invoke(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(main, list(args), env={"NO_COLOR": "1", **(env or {})}, catch_exceptions=False)
+
+
+def events(report_dir: Path) -> list[dict]:
+    return [
+        json.loads(line) for line in (report_dir / "events.jsonl").read_text().splitlines() if line.strip()
+    ]
+
+
+def test_run_on_the_faithful_mock_exits_0_with_summary_and_reports(tmp_path):
+    result = invoke(
+        "run", "--profile", "quick", "--max-examples", "10", "--seed", "1", "--report-dir", str(tmp_path)
+    )
+    assert result.exit_code == 0, result.output
+    assert "ASR conformance" in result.output and "profile `quick`" in result.output
+    assert "FAIL" not in result.output.split("## ASR conformance")[0]  # no failure lines in the progress
+    for name in ("events.jsonl", "junit.xml", "summary.md", "report.html"):
+        assert (tmp_path / name).is_file(), name
+
+
+def test_a_violation_exits_1_and_names_its_check(tmp_path):
+    result = invoke(
+        "run",
+        "--profile",
+        "quick",
+        "--max-examples",
+        "5",
+        "--seed",
+        "2",
+        "--mock-violate",
+        "ignored-auth",
+        "--report-dir",
+        str(tmp_path),
+    )
+    assert result.exit_code == 1
+    assert "ignored_auth" in result.output
+    # Below --fail-on: the same deviation with only warnings counted as errors does not fail the run.
+    failing = {
+        r["check_id"]
+        for e in events(tmp_path)
+        if e["kind"] == "case_finished"
+        for r in e["results"]
+        if r["outcome"] == "fail"
+    }
+    assert failing == {"ignored_auth"}
+
+
+def test_usage_errors_and_unreachable_targets_exit_2():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert invoke("run", "--target", f"http://127.0.0.1:{port}/models/x", "--profile", "quick").exit_code == 2
+    assert invoke("run", "-H", "no colon here").exit_code == 2
+    assert invoke("run", "--checks", "no_such_check").exit_code == 2
+    assert invoke("run", "--mock-violate", "not-a-switch").exit_code == 2
+    assert invoke("run", "--target", "ftp://example.org/x").exit_code == 2
+    assert invoke("run", "--token-env", "ASR_CONFORMANCE_UNSET_VAR").exit_code == 2
+
+
+def test_dry_run_lists_cases_and_sends_nothing():
+    with MockServer(MockConfig()) as server:
+        result = invoke(
+            "run", "--target", server.model_url(), "--profile", "quick", "--dry-run", "--seed", "3"
+        )
+        assert result.exit_code == 0, result.output
+        assert server.journal() == []
+    lines = result.output.splitlines()
+    assert lines[0].startswith("probe") and "nothing sent" in lines[-1]
+    assert any(" negative " in line and "instead of" in line for line in lines)
+
+
+@pytest.mark.skipif(
+    shutil.which("curl") is None and not os.environ.get("ASR_CONFORMANCE_REQUIRE_TOOLS"), reason="no curl"
+)
+def test_curl_repro_reproduces_the_failure_with_the_token_masked(tmp_path):
+    token = "hf_reprosecret000000000000000000"
+    found: list[CaseFinished] = []
+    with MockServer(MockConfig(token=token, violate=("reject-mp3",))) as server:
+        config = RunConfig(
+            target=server.model_url(),
+            token=token,
+            token_env="REPRO_TOKEN",
+            profile="quick",
+            max_examples=0,
+            seed=4,
+            report_dir=tmp_path,
+        )
+        asyncio.run(run(config, lambda e: found.append(e) if isinstance(e, CaseFinished) else None))
+        failed = next(c for c in found if c.repro and "mp3" in c.description and c.case_kind == "positive")
+        curl = failed.repro.curl.splitlines()[0]
+        assert (
+            "$REPRO_TOKEN" in curl and token not in curl and f"--data-binary @case-{failed.case_id}." in curl
+        )
+        status = subprocess.run(
+            ["bash", "-c", curl + " -o /dev/null -w '%{http_code}'"],
+            cwd=tmp_path / "repro",
+            env={**os.environ, "REPRO_TOKEN": token},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    assert status == "400"  # reject-mp3: the same answer the run saw
+
+
+def test_replay_resends_a_case_and_rejudges_it(tmp_path):
+    result = invoke(
+        "run",
+        "--profile",
+        "quick",
+        "--max-examples",
+        "0",
+        "--seed",
+        "5",
+        "--mock-violate",
+        "reject-8khz",
+        "--report-dir",
+        str(tmp_path),
+    )
+    assert result.exit_code == 1
+    failed = next(e for e in events(tmp_path) if e["kind"] == "case_finished" and e["repro"])
+    replay_id = failed["repro"]["replay_id"]
+
+    again = invoke("replay", replay_id, "--report-dir", str(tmp_path), "--mock-violate", "reject-8khz")
+    assert again.exit_code == 1 and "FAIL" in again.output, again.output
+    fixed = invoke("replay", replay_id, "--report-dir", str(tmp_path))
+    assert fixed.exit_code == 0, fixed.output
+    assert invoke("replay", "no-such-id", "--report-dir", str(tmp_path)).exit_code == 2
