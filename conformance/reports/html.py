@@ -86,10 +86,14 @@ def _cards(tally: RunTally) -> str:
 
 def _bar(t: CheckTally) -> str:
     total = t.total or 1
+
+    # a few failures among hundreds of passes must still show: failing shares get at least 4%
+    def width(o: Outcome) -> float:
+        share = 100 * t.counts[o] / total
+        return max(share, 4.0) if o in (Outcome.FAIL, Outcome.ERROR) else share
+
     parts = "".join(
-        f'<i class="{o.value}" style="width:{100 * t.counts[o] / total:.1f}%"></i>'
-        for o in OUTCOME_ORDER
-        if t.counts[o]
+        f'<i class="{o.value}" style="width:{width(o):.1f}%"></i>' for o in OUTCOME_ORDER if t.counts[o]
     )
     return f'<div class="bar" title="share of results by outcome">{parts}</div>'
 
@@ -121,7 +125,7 @@ def _matrix(tally: RunTally) -> str:
 
 
 def _example(ex: Example, check_title: str) -> str:
-    count = f"seen {ex.occurrences}×" if ex.occurrences > 1 else ""
+    count = f"seen in {ex.occurrences} cases" if ex.occurrences > 1 else ""
     # the failure kind is worth a heading only when it says more than the check's own title
     heading = ex.title if ex.title != check_title else ""
     facts = [("case", f"<code>{_e(ex.case_id)}</code> · {_e(ex.phase)} · {_e(ex.case_kind)}")]

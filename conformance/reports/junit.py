@@ -18,7 +18,7 @@ from conformance.reports.tally import CheckTally, RunTally
 def _describe(t: CheckTally) -> str:
     lines = []
     for ex in t.examples.values():
-        lines.append(f"[{ex.severity}] {ex.title} (case {ex.case_id}, seen {ex.occurrences}x)")
+        lines.append(f"[{ex.severity}] {ex.title} (case {ex.case_id}, seen in {ex.occurrences} cases)")
         lines.append(f"  {ex.description}" + (f"; mutation: {ex.mutation}" if ex.mutation else ""))
         if ex.message:
             lines.append(f"  {ex.message}")

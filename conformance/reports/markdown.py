@@ -74,7 +74,7 @@ def _example(ex: Example) -> list[str]:
     what = f"`{ex.case_id}` ({ex.phase}, {ex.case_kind}) {ex.description}"
     lines = [f"- **{_cell(ex.title)}** — {what}"]
     if ex.occurrences > 1:
-        lines[0] += f" — seen {ex.occurrences}×"
+        lines[0] += f" — seen in {ex.occurrences} cases"
     if ex.mutation:
         lines.append(f"  - mutation: {ex.mutation}")
     if ex.message:

@@ -178,8 +178,11 @@ class CheckTally:
         if result.outcome in (Outcome.SKIP, Outcome.PRECONDITION_FAILED, Outcome.ERROR) and result.message:
             self.reasons[redact(result.message)] += 1
         if result.outcome == Outcome.FAIL:
+            kinds: set[tuple[str, str]] = set()
             for failure in result.failures:
-                self._remember(failure.dedup_key, case, result, failure.title, failure.message)
+                if failure.dedup_key not in kinds:  # a case counts once per kind, however many chunks fail
+                    kinds.add(failure.dedup_key)
+                    self._remember(failure.dedup_key, case, result, failure.title, failure.message)
             if not result.failures:
                 self._remember((result.check_id, result.message), case, result, result.message, "")
         elif result.outcome == Outcome.ERROR:

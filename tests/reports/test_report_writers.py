@@ -142,3 +142,15 @@ def test_tokens_never_reach_reports(tmp_path: Path) -> None:
     write_reports([leaked if e is case else e for e in events], tmp_path)
     for path in tmp_path.iterdir():
         assert token not in path.read_text(), path.name
+
+
+def test_a_case_counts_once_per_failure_kind() -> None:
+    from dataclasses import replace
+
+    started, *cases, finished = sample_events()
+    case = next(c for c in cases if c.case_id == "cov-0007")
+    result = next(r for r in case.results if r.check_id == "timestamps_numeric")
+    tripled = replace(result, failures=result.failures * 3)  # e.g. three chunks ending in null
+    case = replace(case, results=tuple(tripled if r is result else r for r in case.results))
+    (example,) = tally_events([started, case, finished]).checks["timestamps_numeric"].examples.values()
+    assert example.occurrences == 1
