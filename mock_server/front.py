@@ -171,6 +171,13 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.
     return web.Response(status=status, body=dumps(body), content_type=JSON_TYPE, headers=headers)
 
 
+def _route_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    """404/405 outside the model pipeline, still with the service's common headers."""
+    return _json(
+        status, {"error": message}, {**COMMON_HEADERS, "x-request-id": short_id(), **(headers or {})}
+    )
+
+
 class _Front:
     def __init__(self, state: FrontState) -> None:
         self.state = state
@@ -205,17 +212,17 @@ class _Front:
         return _json(200, {"reset": True})
 
     async def not_found(self, request: web.Request) -> web.Response:
-        return _json(404, {"error": "Not Found"})
+        return _route_error(404, "Not Found")
 
     # ------------------------------------------------------------------------------- model route
 
     async def model(self, request: web.Request) -> web.StreamResponse:
         if request.method != "POST":
-            return _json(405, {"error": "Method Not Allowed"}, {"Allow": "POST"})
+            return _route_error(405, "Method Not Allowed", {"Allow": "POST"})
         router = request.path.startswith("/hf-inference/")
         model_id = request.match_info["model_id"]
         if router and self.config.violates("router-path-404"):
-            return _json(404, {"error": "Not Found"})
+            return _route_error(404, "Not Found")
         ex = _Exchange(
             model_id=model_id,
             router=router,

@@ -13,7 +13,7 @@ VIOLATIONS: dict[str, str] = {
     "timestamps-past-end": "the last chunk ends 1.5 s after the end of the audio",
     "timestamps-decreasing": "chunk timestamps go backwards (later chunks start earlier)",
     "timestamp-null-end": "the last chunk's end is null (transformers #23231)",
-    "timestamps-strings": "timestamps are strings (\"1.20\") instead of numbers",
+    "timestamps-strings": 'timestamps are strings ("1.20") instead of numbers',
     "chunk-text-mismatch": "the chunk texts do not join to `text` (the last chunk says something else)",
     "text-missing": "success bodies have no `text`",
     "text-not-string": "`text` is a list of words instead of a string",

@@ -585,3 +585,34 @@ async def test_documented_view_uses_plural_key(make_client) -> None:
     resp = await client.post(PATH, json={"inputs": b64(wav(2.0)), "parameters": {"return_timestamps": True}})
     chunks = (await resp.json())["chunks"]
     assert chunks and all(set(c) == {"text", "timestamps"} for c in chunks)
+
+
+async def test_every_answer_follows_the_spec_header_rules(make_client) -> None:
+    import spec
+
+    rules = spec.response_headers()
+    client = await make_client(token="t", max_body_bytes=60_000)
+    auth = {"Authorization": "Bearer t"}
+    loading = {**auth, "x-mock-fault": "loading"}
+    answers = [
+        await client.post(PATH, data=wav(1.0), headers=auth),
+        await client.post(PATH, data=wav(1.0), headers=auth),  # cache hit
+        await client.post(
+            PATH, json={"inputs": b64(wav(1.0)), **{"parameters": {"return_timestamps": True}}}, headers=auth
+        ),
+        await client.post(PATH, data=b"junk", headers=auth),
+        await client.post(PATH, json={"inputs": 1}, headers=auth),
+        await client.post(PATH, data=wav(1.0)),
+        await client.get(PATH),
+        await client.post(PATH, data=wav(3.0), headers=auth),
+        await client.post(PATH, data=wav(1.0), headers={**auth, "x-mock-fault": "status=429"}),
+        await client.post(PATH, data=wav(1.0), headers={**auth, "x-mock-fault": "status=500"}),
+        await client.post(PATH, data=wav(1.0), headers=loading),
+    ]
+    assert sorted({a.status for a in answers}) == [200, 400, 401, 405, 413, 429, 500, 503]
+    for answer in answers:
+        for rule in rules:
+            if rule.applies(answer.status):
+                value = answer.headers.get(rule.name)
+                assert value is not None, (answer.status, rule.name)
+                assert rule.matches(value), (answer.status, rule.name, value)

@@ -1,0 +1,246 @@
+"""Load benchmark of the mock server (issue: requests/s and p50/p99 at concurrency 1, 16, 64).
+
+The server runs pinned to core 0 (``taskset``), the load (wrk, one thread) to core 1. Bodies: a 5 s
+16 kHz mono WAV posted raw (Content-Type audio/wav), and the same audio as JSON base64 with
+``return_timestamps: true``; every request sends ``x-use-cache: false`` so each one is decoded for
+real. Repetitions are interleaved (rep 1 of every cell, then rep 2, ...) and medians reported. Prism
+serving ``spec/openapi.json`` is measured in the same run, on the same cores. Then memory: RSS of a
+fresh mock at idle and during a run at concurrency 64, and a check that undecodable audio still gets
+its 400 after the load.
+
+    python bench/mock_load.py                     # the full run (~10 min)
+    python bench/mock_load.py --duration 3 --reps 1 --memory-seconds 10 --no-prism   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from mock_server import audio
+
+ROOT = Path(__file__).resolve().parents[1]
+LUA = Path(__file__).with_suffix(".lua")
+MODEL_PATH = "/models/openai/whisper-large-v3"
+SERVER_CORE, LOAD_CORE = "0", "1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_bodies(folder: Path) -> dict[str, tuple[Path, str]]:
+    rate = 16000
+    t = np.arange(rate * 5) / rate
+    speechlike = 0.3 * np.sin(2 * np.pi * 220 * t) * ((t % 1.0) < 0.7)  # sound with pauses
+    wav = audio.encode(speechlike.astype(np.float32)[:, None], rate, "wav")
+    payload = {"inputs": base64.b64encode(wav).decode(), "parameters": {"return_timestamps": True}}
+    (folder / "raw.wav").write_bytes(wav)
+    (folder / "body.json").write_text(json.dumps(payload))
+    return {"raw": (folder / "raw.wav", "audio/wav"), "json": (folder / "body.json", "application/json")}
+
+
+def wait_http(url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # any HTTP answer means it is up
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not come up in {timeout:.0f} s")
+
+
+def start_mock(port: int) -> subprocess.Popen:
+    cmd = ["taskset", "-c", SERVER_CORE, sys.executable, "-m", "asr_conformance", "mock", "--port", str(port)]
+    proc = subprocess.Popen([*cmd, "--max-concurrency", "4096"], cwd=ROOT, stderr=subprocess.DEVNULL)
+    wait_http(f"http://127.0.0.1:{port}/healthz")
+    return proc
+
+
+def start_prism(port: int) -> subprocess.Popen:
+    cmd = ["taskset", "-c", SERVER_CORE, "npx", "-y", "@stoplight/prism-cli@5", "mock", "spec/openapi.json"]
+    proc = subprocess.Popen(
+        [*cmd, "-h", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_http(f"http://127.0.0.1:{port}{MODEL_PATH}")
+    return proc
+
+
+def wrk(url: str, body: Path, content_type: str, connections: int, seconds: int) -> dict:
+    env = {**os.environ, "BODY": str(body), "CT": content_type}
+    cmd = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
+    out = subprocess.run([*cmd, "-s", str(LUA), url], env=env, capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def server_pid(proc: subprocess.Popen) -> int:
+    """The python process under taskset (taskset execs, so it is the same pid)."""
+    return proc.pid
+
+
+def post(url: str, data: bytes, content_type: str) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": content_type}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def matrix(args: argparse.Namespace, bodies: dict[str, tuple[Path, str]]) -> dict:
+    targets: dict[str, tuple[subprocess.Popen, str]] = {}
+    port = free_port()
+    targets["mock"] = (start_mock(port), f"http://127.0.0.1:{port}{MODEL_PATH}")
+    if args.prism:
+        pport = free_port()
+        targets["prism"] = (start_prism(pport), f"http://127.0.0.1:{pport}{MODEL_PATH}")
+    cells: dict[str, list[dict]] = {}
+    try:
+        for body, ctype in bodies.values():  # warm-up, not recorded
+            for _, url in targets.values():
+                wrk(url, body, ctype, 16, 1)
+        for rep in range(args.reps):
+            for name, (_, url) in targets.items():
+                for form, (body, ctype) in bodies.items():
+                    for c in args.concurrency:
+                        result = wrk(url, body, ctype, c, args.duration)
+                        cells.setdefault(f"{name}|{form}|{c}", []).append(result)
+                        print(
+                            f"rep {rep + 1} {name:5} {form:4} c={c:<3} {result['rps']:8.1f} req/s "
+                            f"p50 {result['p50_us'] / 1000:7.2f} ms p99 {result['p99_us'] / 1000:7.2f} ms "
+                            f"non-2xx {result['non2xx']}",
+                            flush=True,
+                        )
+    finally:
+        for proc, _ in targets.values():
+            proc.terminate()
+            proc.wait(timeout=30)
+    summary = {}
+    for key, runs in cells.items():
+        summary[key] = {
+            "rps": statistics.median(r["rps"] for r in runs),
+            "p50_ms": statistics.median(r["p50_us"] for r in runs) / 1000,
+            "p99_ms": statistics.median(r["p99_us"] for r in runs) / 1000,
+            "non2xx": sum(r["non2xx"] for r in runs),
+            "errors": sum(
+                r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["timeouts"] for r in runs
+            ),
+        }
+    return summary
+
+
+def memory(args: argparse.Namespace, bodies: dict[str, tuple[Path, str]]) -> dict:
+    port = free_port()
+    proc = start_mock(port)
+    url = f"http://127.0.0.1:{port}{MODEL_PATH}"
+    try:
+        time.sleep(1)
+        idle = rss_mb(server_pid(proc))
+        body, ctype = bodies["raw"]
+        wrk(url, body, ctype, 64, 5)  # warm-up: buffers, pools
+        warm = rss_mb(server_pid(proc))
+        samples = []
+        load = subprocess.Popen(
+            [
+                "taskset",
+                "-c",
+                LOAD_CORE,
+                "wrk",
+                "-t1",
+                "-c64",
+                f"-d{args.memory_seconds}s",
+                "-s",
+                str(LUA),
+                url,
+            ],
+            env={**os.environ, "BODY": str(body), "CT": ctype},
+            stdout=subprocess.DEVNULL,
+        )
+        while load.poll() is None:
+            samples.append(rss_mb(server_pid(proc)))
+            time.sleep(1)
+        end = rss_mb(server_pid(proc))
+        status, answer = post(url, b"definitely not audio", "application/octet-stream")
+        return {
+            "idle_mb": idle,
+            "after_warmup_mb": warm,
+            "peak_mb": max(samples, default=end),
+            "end_mb": end,
+            "growth_during_run_mb": end - warm,
+            "bad_audio_status": status,
+            "bad_audio_body": answer.decode(errors="replace"),
+        }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--memory-seconds", type=int, default=60)
+    parser.add_argument("--no-prism", dest="prism", action="store_false")
+    parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    args = parser.parse_args()
+    for tool in ("wrk", "taskset") + (("npx",) if args.prism else ()):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is needed (apt-get install wrk util-linux nodejs npm)")
+    if (os.cpu_count() or 1) < 2:
+        sys.exit("needs 2 cores: one for the server, one for the load")
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        bodies = make_bodies(Path(tmp))
+        results = {"cells": matrix(args, bodies), "memory": memory(args, bodies)}
+    results["machine"] = {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "loadavg_before": load_before,
+        "loadavg_after": os.getloadavg(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "duration_s": args.duration,
+        "reps": args.reps,
+    }
+    print(json.dumps(results, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
