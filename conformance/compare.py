@@ -437,6 +437,7 @@ async def run_compare(
     on_event: Callable[[int, Event], None] | None = None,
     on_open: Callable[[Sequence[Target]], None] | None = None,
     synthetic: Sequence[str] = (),
+    select: Callable[[list[CaseSpec]], list[CaseSpec]] | None = None,
 ) -> CompareResult:
     """Open every target, send them the same cases, and compare.
 
@@ -447,6 +448,7 @@ async def run_compare(
     RunFinished), for cassette recorders and report writers. ``config.max_requests`` is per target.
     ``synthetic``: target spellings (as in ``specs``) whose transcripts are synthetic, e.g. a mock reached
     by URL, which HTTP alone cannot tell from a real engine; the in-process mock is known to be one.
+    ``select`` narrows the planned cases (keep the first: it is the probe).
     """
     from conformance import runner
     from conformance.cassette import CassetteTarget
@@ -485,6 +487,8 @@ async def run_compare(
             notes.append(f"Cases and request bytes come from the recording {cassette.info.name}.")
         else:
             cases = runner.plan(config, common_info(infos))
+        if select is not None:
+            cases = select(cases)
 
         async def execute(case: CaseSpec, target: Target) -> CaseFinished | None:
             index = targets.index(target)
