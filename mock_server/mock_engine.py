@@ -1,7 +1,7 @@
 """The deterministic engine: synthetic transcripts that behave like a real model's, without a model.
 
 * The same audio bytes, parameters and seed always give the same text; the words come from a fixed
-  vocabulary, picked by a PRNG seeded with the audio's sha256 and the server seed.
+  vocabulary, picked by SHAKE-128 of the audio's sha256 and the server seed.
 * Only sound makes words: 20 ms frames quieter than -50 dBFS are silence, so silence gives ``""`` and the
   number of words is proportional to the non-silent duration (``words_per_second``).
 * Timestamps are segment chunks (like Whisper's): within [0, duration], never decreasing, chunk texts
@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,9 +102,10 @@ class MockEngine:
         limit = params.generation.get("max_new_tokens")
         if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
             words = words[:limit]
+        if not params.return_timestamps:
+            return Transcription(" ".join(words))  # what the chunks would join to
         chunks = place_words(words, regions, audio.duration_s)
-        text = "".join(c.text for c in chunks)
-        return Transcription(text, chunks if params.return_timestamps else None)
+        return Transcription("".join(c.text for c in chunks), chunks)
 
     async def close(self) -> None:
         """Nothing to release."""
@@ -119,10 +119,10 @@ class MockEngine:
         if self.config.violates("nondeterministic-text"):
             self._calls += 1
             salt = f":{self._calls}"
-        key = f"{audio.sha256}:{self.config.seed}{salt}".encode()
-        seed = int.from_bytes(hashlib.sha256(key).digest()[:8])
-        rng = random.Random(seed)
-        return [rng.choice(VOCABULARY) for _ in range(count)]
+        # an extendable-output hash is the PRNG: one C call for all the word picks
+        stream = hashlib.shake_128(f"{audio.sha256}:{self.config.seed}{salt}".encode()).digest(2 * count)
+        size = len(VOCABULARY)
+        return [VOCABULARY[int.from_bytes(stream[i : i + 2]) % size] for i in range(0, 2 * count, 2)]
 
     def _fixture(self, sha256: str, params: InferenceParams) -> _Fixture | None:
         if not self._fixtures:
