@@ -24,6 +24,7 @@ import spec
 from conformance.cases import CaseSpec
 from conformance.checks import CheckContext, run_checks, select
 from conformance.checks.base import Check
+from conformance.generation.audio import cheap
 from conformance.generation.caseio import case_to_json
 from conformance.generation.planner import plan_cases
 from conformance.generation.render import build_requests
@@ -224,8 +225,11 @@ async def execute(
     budget: Budget | None = None,
 ) -> CaseFinished:
     """Send one case and judge it (no shrinking). Raises :class:`BudgetExhausted` when out of requests."""
-    # Rendering (numpy, encoders) runs off the event loop so that sending never waits on it.
-    requests = await asyncio.to_thread(build_requests, case, max_body_bytes=target.info.max_body_bytes)
+    limit = target.info.max_body_bytes
+    if cheap(case.audio):
+        requests = build_requests(case, max_body_bytes=limit)
+    else:  # encoders take tens of ms: off the event loop, so that sending never waits on them
+        requests = await asyncio.to_thread(build_requests, case, max_body_bytes=limit)
     exchanges = await send_requests(case, requests, target, config, budget or Budget(None))
     return judge(case, exchanges, target.info, config, checks=checks)
 

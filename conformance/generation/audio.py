@@ -106,18 +106,19 @@ def synthesize(recipe: AudioRecipe) -> np.ndarray:
     frames = max(1, round(recipe.duration_s * recipe.sample_rate))
     seed = int.from_bytes(hashlib.sha256(f"{recipe.seed}:{recipe.kind}".encode()).digest()[:8], "little")
     rng = np.random.default_rng(seed)
-    t = np.arange(frames, dtype=np.float64) / recipe.sample_rate
+    # float32 throughout: synthesis runs once per case, at hundreds of cases per second.
     if recipe.kind == "silence":
         mono = np.zeros(frames, dtype=np.float32)
     elif recipe.kind == "tone":
         freq = float(rng.uniform(180.0, min(2000.0, recipe.sample_rate / 4)))
-        mono = (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+        step = np.float32(2 * np.pi * freq / recipe.sample_rate)
+        mono = np.sin(np.arange(frames, dtype=np.float32) * step) * np.float32(0.3)
     elif recipe.kind == "noise":
-        mono = (0.1 * rng.standard_normal(frames)).astype(np.float32)
+        mono = rng.standard_normal(frames, dtype=np.float32) * np.float32(0.1)
     elif recipe.kind == "bursts":
         # Half-second noise bursts between half-second pauses: speech-like phrasing, several segments.
-        on = (t % 1.0) < 0.5
-        mono = (0.1 * rng.standard_normal(frames) * on).astype(np.float32)
+        on = (np.arange(frames) % recipe.sample_rate) < recipe.sample_rate // 2
+        mono = rng.standard_normal(frames, dtype=np.float32) * np.float32(0.1) * on
     elif recipe.kind == "speech":
         voice, rate = _speech(recipe.text or SENTENCES[recipe.seed % len(SENTENCES)])
         voice = _resample(voice, rate, recipe.sample_rate)
@@ -128,7 +129,18 @@ def synthesize(recipe: AudioRecipe) -> np.ndarray:
     if recipe.channels == 1:
         return mono[:, None]
     # The second channel is slightly attenuated so a downmix differs from either channel.
-    return np.stack([mono, 0.8 * mono], axis=1)
+    return np.stack([mono, np.float32(0.8) * mono], axis=1)
+
+
+def cheap(recipe: AudioRecipe | None) -> bool:
+    """True when rendering costs next to nothing: no audio, lossless and short, or already rendered."""
+    if recipe is None:
+        return True
+    lossless = recipe.codec in ("wav", "flac") and recipe.kind != "speech" and recipe.duration_s <= 1.5
+    return lossless or _RENDERED.get(recipe) is not None
+
+
+_RENDERED: dict[AudioRecipe, bool] = {}
 
 
 @functools.lru_cache(maxsize=4096)
@@ -136,7 +148,9 @@ def render(recipe: AudioRecipe) -> bytes:
     """The recipe as file bytes (cached: the same recipe renders to the same bytes)."""
     if not valid_recipe(recipe):
         raise ValueError(f"{recipe.codec} cannot store {recipe.describe()}")
-    return encode(synthesize(recipe), recipe.sample_rate, recipe.codec, recipe.sample_format)
+    data = encode(synthesize(recipe), recipe.sample_rate, recipe.codec, recipe.sample_format)
+    _RENDERED[recipe] = True
+    return data
 
 
 __all__ = [
@@ -145,6 +159,7 @@ __all__ = [
     "CODEC_RATES",
     "MIME",
     "SENTENCES",
+    "cheap",
     "duration_tolerance",
     "espeak_available",
     "render",

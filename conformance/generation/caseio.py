@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 from conformance.cases import AudioRecipe, CaseSpec
@@ -10,16 +10,18 @@ from conformance.cases import AudioRecipe, CaseSpec
 
 def case_to_json(case: CaseSpec) -> dict[str, Any]:
     """A JSON-ready dict that :func:`case_from_json` turns back into the same case."""
-    data = asdict(case)
+    # Shallow on purpose (asdict deep-copies every value: measurably slow at hundreds of cases/s).
+    data = {f.name: getattr(case, f.name) for f in fields(case)}
+    data["audio"] = {f.name: getattr(case.audio, f.name) for f in fields(case.audio)} if case.audio else None
     data["headers"] = [list(h) for h in case.headers]
     return data
 
 
 def case_from_json(data: dict[str, Any]) -> CaseSpec:
-    fields = dict(data)
-    fields["audio"] = AudioRecipe(**fields["audio"]) if fields.get("audio") else None
-    fields["headers"] = tuple((k, v) for k, v in fields.get("headers", ()))
-    return CaseSpec(**fields)
+    kwargs = dict(data)
+    kwargs["audio"] = AudioRecipe(**kwargs["audio"]) if kwargs.get("audio") else None
+    kwargs["headers"] = tuple((k, v) for k, v in kwargs.get("headers", ()))
+    return CaseSpec(**kwargs)
 
 
 __all__ = ["case_from_json", "case_to_json"]

@@ -31,35 +31,44 @@ _FORMAT = {c: st.sampled_from(CODEC_FORMATS[c]) for c in CODECS}
 _LOSSLESS = frozenset({"wav", "flac"})
 
 
-@st.composite
 def recipes(
-    draw: st.DrawFn, profile: Profile, kinds: Sequence[str] = ("tone", "noise", "silence")
-) -> AudioRecipe:
+    profile: Profile, kinds: Sequence[str] = ("tone", "noise", "silence")
+) -> st.SearchStrategy[AudioRecipe]:
     """Audio recipes the codec can store as drawn; simplest first (wav, 16 kHz, mono, short).
 
     Lossy encoders cost 10-50 ms a clip: their recipes come from a small pool of seeds and durations so
     that renders repeat (and hit the cache) while every codec, rate and layout still gets drawn.
     """
-    codec = draw(_CODEC)
-    rate = draw(_RATE[codec])
-    channels = draw(st.sampled_from((1, 2)))
-    sample_format = draw(_FORMAT[codec])
     lo, hi = round(profile.min_duration_s * 100), round(profile.max_duration_s * 100)
-    kind = draw(st.sampled_from(tuple(kinds)))
-    if codec in _LOSSLESS:
-        # Mostly short clips (the target decodes every byte), now and then up to the profile's bound.
-        short = st.integers(lo, min(hi, 300))
-        centis = draw(st.one_of(*[short] * 5, st.integers(lo, hi)))
-        seed = draw(st.integers(0, 2**16))
-    else:
-        centis = draw(st.sampled_from(sorted({lo, 50, 100, 250, min(hi, 600)})))
-        seed = draw(st.integers(0, 3))
-    text = SENTENCES[seed % len(SENTENCES)] if kind == "speech" else ""
-    return AudioRecipe(codec, rate, channels, sample_format, centis / 100, kind, seed, text)
+    short = st.integers(lo, min(hi, 300))
+    # Mostly short clips (the target decodes every byte), now and then up to the profile's bound.
+    lossless_centis = st.one_of(*[short] * 5, st.integers(lo, hi))
+    lossy_centis = st.sampled_from(sorted({lo, 50, 100, 250, min(hi, 600)}))
+    lossless_seed, lossy_seed = st.integers(0, 2**16), st.integers(0, 3)
+    channels, kind_st = st.sampled_from((1, 2)), st.sampled_from(tuple(kinds))
+
+    @st.composite
+    def recipe(draw: st.DrawFn) -> AudioRecipe:
+        codec = draw(_CODEC)
+        rate = draw(_RATE[codec])
+        n_channels = draw(channels)
+        sample_format = draw(_FORMAT[codec])
+        kind = draw(kind_st)
+        lossless = codec in _LOSSLESS
+        centis = draw(lossless_centis if lossless else lossy_centis)
+        seed = draw(lossless_seed if lossless else lossy_seed)
+        text = SENTENCES[seed % len(SENTENCES)] if kind == "speech" else ""
+        return AudioRecipe(codec, rate, n_channels, sample_format, centis / 100, kind, seed, text)
+
+    return recipe()
 
 
 def fuzz_cases(profile: Profile, values: Sequence[FieldValue]) -> st.SearchStrategy[CaseSpec | None]:
-    """Cases of every kind, weighted towards positive ones; ids are assigned by the caller."""
+    """Cases of every kind, weighted towards positive ones; ids are assigned by the caller.
+
+    Every sub-strategy is built once, here: building strategies inside a draw costs hypothesis a
+    validation per example.
+    """
     accept = by_bucket(values, "must_accept")
     body_accept = [v for v in accept if not v.is_inputs]
     reject = [v for v in by_bucket(values, "must_reject") if survives_serialisation(v, accept)]
@@ -69,31 +78,33 @@ def fuzz_cases(profile: Profile, values: Sequence[FieldValue]) -> st.SearchStrat
     params = (
         st.lists(st.sampled_from(body_accept), max_size=4, unique_by=lambda v: v.path)
         if body_accept
-        else (st.just([]))
+        else st.just([])
     )
+    choices = st.sampled_from(
+        ["positive"] * 10
+        + ["negative"] * (5 if reject else 0)
+        + ["implementation_defined"] * (2 if impl else 0)
+        + ["malformed", "determinism", "forms"]
+    )
+    forms = st.sampled_from(("raw", "json"))
+    changes = {
+        "negative": st.sampled_from(reject or [None]),
+        "implementation_defined": st.sampled_from(impl or [None]),
+    }
+    malformed_kinds = st.sampled_from(MALFORMED_KINDS)
 
     @st.composite
     def one(draw: st.DrawFn) -> CaseSpec | None:
         recipe = draw(audio)
-        choice = draw(
-            st.sampled_from(
-                ["positive"] * 10
-                + ["negative"] * (5 if reject else 0)
-                + ["implementation_defined"] * (2 if impl else 0)
-                + ["malformed", "determinism", "forms"]
-            )
-        )
+        choice = draw(choices)
         if choice == "positive":
-            form = draw(st.sampled_from(("raw", "json")))
-            return builders.positive("", "fuzz", recipe, form, draw(params))
-        if choice in ("negative", "implementation_defined"):
-            change = draw(st.sampled_from(reject if choice == "negative" else impl))
-            return builders.changed("", "fuzz", recipe, change, draw(params))
+            return builders.positive("", "fuzz", recipe, draw(forms), draw(params))
+        if choice in changes:
+            return builders.changed("", "fuzz", recipe, draw(changes[choice]), draw(params))
         if choice == "malformed":
-            kind = draw(st.sampled_from(MALFORMED_KINDS))
-            form = draw(st.sampled_from(("raw", "json")))
-            return builders.malformed("", "fuzz", recipe, kind, form, recipe.seed)
-        return builders.protocol("", "fuzz", recipe, choice, draw(st.sampled_from(("raw", "json"))))
+            kind = draw(malformed_kinds)
+            return builders.malformed("", "fuzz", recipe, kind, draw(forms), recipe.seed)
+        return builders.protocol("", "fuzz", recipe, choice, draw(forms))
 
     return one()
 
