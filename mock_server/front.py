@@ -22,6 +22,7 @@ import socket
 import struct
 import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
@@ -84,7 +85,6 @@ class FrontState:
     cache: ResultCache
     scenario: Scenario | None = None
     in_flight: int = 0
-    started_at: float = field(default_factory=time.monotonic)
 
     def set_scenario(self, data: dict[str, Any] | None) -> None:
         """Install (or with None / ``{}`` clear) a fault scenario; raises FaultSpecError."""
@@ -119,7 +119,6 @@ class _Exchange:
     """What one model request accumulated, for the response headers and the journal."""
 
     model_id: str
-    router: bool
     request_id: str
     entry: dict[str, Any]
     fault: Fault = NO_FAULT
@@ -225,7 +224,6 @@ class _Front:
             return _route_error(404, "Not Found")
         ex = _Exchange(
             model_id=model_id,
-            router=router,
             request_id=request_id(request.headers.get("x-amzn-trace-id"), router),
             entry={
                 "method": request.method,
@@ -518,8 +516,6 @@ def _fault_reply(status: int, model_id: str) -> Reply:
         )
     if status == 500:
         return Reply(500, inference_error_body("unknown error: injected by x-mock-fault"), inference=True)
-    from http import HTTPStatus
-
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
