@@ -87,3 +87,18 @@ def test_bad_expectations_file_is_a_usage_error(pytester: pytest.Pytester, tmp_p
     result = pytester.runpytest_subprocess("--asr-target", "mock", f"--asr-expectations={bad}", *FAST)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "unknown verdict 'SOMETIMES'" in result.stderr.str()
+
+
+def test_plugin_import_stays_cheap() -> None:
+    """Registered for every pytest run in the environment: it must not pull in the suite on import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, conformance.pytest_plugin\n"
+        "heavy = ('spec', 'mock_server', 'numpy', 'aiohttp')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy"
+        " or m.startswith('conformance.') and m != 'conformance.pytest_plugin'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
