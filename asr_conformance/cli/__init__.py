@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "checks": "asr_conformance.cli.checks_cmd:checks",
     "replay": "asr_conformance.cli.run_cmd:replay",
     "update-expectations": "asr_conformance.cli.report_cmd:update_expectations",
+    "report": "asr_conformance.cli.report_cmd:report",
     "reference": "asr_conformance.cli.reference_cmd:reference",
     "convert-ct2": "asr_conformance.cli.reference_cmd:convert_ct2",
     "compare": "asr_conformance.cli.compare_cmd:compare",
