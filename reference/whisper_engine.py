@@ -111,6 +111,9 @@ class WhisperEngine:
         self._worker: asyncio.Task[None] | None = None
         self._loader: asyncio.Task[None] | None = None
         self._nonce = itertools.count()
+        #: decoding calls made and the most requests one of them carried (for tests and logs)
+        self.batches = 0
+        self.largest_batch = 0
 
     # -------------------------------------------------------------------------------- lifecycle
 
@@ -233,6 +236,8 @@ class WhisperEngine:
             batch = self._take(first.key)
             if not batch:
                 continue
+            self.batches += 1
+            self.largest_batch = max(self.largest_batch, len(batch))
             results = await loop.run_in_executor(self._executor, self._run_batch, batch)
             for pending, result in zip(batch, results, strict=True):
                 if not pending.future.done():
