@@ -75,7 +75,7 @@ class RunConfig:
     workers: int = 16
     request_timeout: float = 60.0
     max_requests: int | None = None
-    dry_run: bool = False
+    dry_run: bool = False  # the CLI prints plan() instead of calling run()
     report_dir: Path | None = None
     include_legacy: bool = False
     max_body_bytes: int | None = None
@@ -102,9 +102,9 @@ def mock_config_for(config: RunConfig) -> MockConfig:
     base = config.mock_config or MockConfig()
     limit = config.max_body_bytes
     if limit is None and config.mock_config is None:
-        # Largest body a case may carry: stereo float WAV at 48 kHz, as base64, with headroom.
+        # The power of two above the largest body a case may carry: stereo float WAV at 48 kHz, as base64.
         biggest = get_profile(config.profile).max_duration_s * 48000 * 2 * 4 * 4 / 3
-        limit = max(1 << 20, 1 << int(biggest * 1.5).bit_length())
+        limit = max(1 << 20, 1 << int(biggest).bit_length())
     # A throwaway token makes the mock require auth, so the auth scenarios are exercised, not skipped.
     token = base.token if config.mock_config is not None else (config.token or f"mock-{secrets.token_hex(8)}")
     return replace(
@@ -367,6 +367,8 @@ async def run(
     ``config.target``. Raises :class:`TargetUnreachable` (before RunStarted) when the probe gets no
     usable answer.
     """
+    if config.dry_run:
+        raise ValueError("a dry run sends nothing: call plan() (run() always sends)")
     if config.seed is None:
         config = replace(config, seed=random.SystemRandom().randrange(2**31))
     checks = selected_checks(config)
