@@ -11,7 +11,7 @@ VIOLATIONS: dict[str, str] = {
     "chunks-unasked": "`chunks` are returned although `return_timestamps` was not true",
     "no-chunks": "`return_timestamps: true` gives no `chunks`",
     "timestamps-past-end": "the last chunk ends 1.5 s after the end of the audio",
-    "timestamps-decreasing": "chunk timestamps go backwards (later chunks start earlier)",
+    "timestamps-decreasing": "timestamps go backwards (chunks in reverse order; a lone chunk ends first)",
     "timestamp-null-end": "the last chunk's end is null (transformers #23231)",
     "timestamps-strings": 'timestamps are strings ("1.20") instead of numbers',
     "chunk-text-mismatch": "the chunk texts do not join to `text` (the last chunk says something else)",
