@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
 
 def _print_violations() -> None:
     from mock_server.violations import VIOLATIONS
@@ -22,29 +24,31 @@ def _print_violations() -> None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option(
-    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port."
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="0: a free port."
 )
 @click.option("--model-id", default=None, metavar="ID", help="Serve only this model id (others get 404).")
 @click.option("--token", default=None, envvar="ASR_MOCK_TOKEN", help="Require 'Authorization: Bearer T'.")
-@click.option("--loading-seconds", type=click.FloatRange(0), default=0.0, show_default=True)
+@click.option("--loading-seconds", type=click.FloatRange(0), default=0.0, help="503 'loading' this long.")
 @click.option(
-    "--max-wait", type=click.FloatRange(0), default=30.0, show_default=True, help="x-wait-for-model cap (s)."
+    "--max-wait", type=click.FloatRange(0), default=30.0, show_default=True, help="x-wait-for-model cap."
 )
 @click.option("--max-body-bytes", type=click.IntRange(1), default=None, help="Bodies above get 413 [32 MiB].")
 @click.option(
-    "--max-audio-seconds", type=click.FloatRange(0, min_open=True), default=600.0, show_default=True
+    "--max-audio-seconds",
+    type=click.FloatRange(0, min_open=True),
+    default=600.0,
+    help="Longer audio: 413 [600].",
 )
-@click.option("--max-concurrency", type=click.IntRange(1), default=256, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--fixtures", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option("--max-concurrency", type=click.IntRange(1), default=256, help="More in flight: 503 [256].")
+@click.option("--seed", type=int, default=0, help="Seeds transcripts and scenarios [0].")
+@click.option("--fixtures", type=FILE, help="Recorded answers by audio sha256.")
+@click.option("--scenario", type=FILE, help="Fault scenario (JSON).")
 @click.option(
-    "--scenario",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Fault scenario JSON.",
-)
-@click.option(
-    "--spec", "spec_view", type=click.Choice(["served", "documented"]), default="served", show_default=True
+    "--spec",
+    "spec_view",
+    type=click.Choice(["served", "documented"]),
+    default="served",
+    help="Spec view [served].",
 )
 @click.option(
     "--violate", multiple=True, metavar="NAME", help="Break one documented behaviour; 'list' lists them."
