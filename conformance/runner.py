@@ -26,7 +26,7 @@ from conformance.checks import CheckContext, run_checks, select
 from conformance.checks.base import Check
 from conformance.generation.audio import cheap
 from conformance.generation.caseio import case_to_json
-from conformance.generation.planner import plan_cases
+from conformance.generation.planner import plan_cases, plan_fixed, plan_fuzz
 from conformance.generation.render import build_requests
 from conformance.generation.shrink import candidates
 from conformance.model import (
@@ -380,9 +380,14 @@ async def run(
     target = target or await open_for(config)
     try:
         info = target.info
-        cases = plan(config, info)
-        probe_case, rest = cases[0], cases[1:]
-        probe, loading = await _probe(probe_case, target, config, budget)
+        profile = get_profile(config.profile)
+        fixed = plan_fixed(profile, info)
+        probe, loading = await _probe(fixed[0], target, config, budget)
+        # Hypothesis draws the fuzz cases in a thread while the fixed ones are sent: drawing is CPU
+        # work, sending mostly waits on the target. The plan is the same as plan()'s.
+        drawn = asyncio.create_task(
+            asyncio.to_thread(plan_fuzz, profile, seed=config.seed or 0, max_examples=config.max_examples)
+        )
         run_id = uuid.uuid4().hex[:12]
         on_event(
             RunStarted(
@@ -409,7 +414,12 @@ async def run(
         emit(probe)
         if loading is not None:
             emit(loading)
-        await _run_cases(rest, target, config, checks, budget, emit)
+        seen: set[tuple[str, str]] = set()
+        try:
+            await _run_cases(fixed[1:], target, config, checks, budget, emit, seen)
+        finally:
+            fuzz_cases = await drawn
+        await _run_cases(fuzz_cases, target, config, checks, budget, emit, seen)
     finally:
         if owned:
             await target.close()
@@ -453,12 +463,13 @@ async def _run_cases(
     checks: Sequence[Check],
     budget: Budget,
     emit: Callable[[CaseFinished], None],
+    seen_keys: set[tuple[str, str]],
 ) -> None:
-    """Send cases with ``config.workers`` in flight; emit them in plan order; shrink new failures."""
+    """Send cases with ``config.workers`` in flight; emit them in plan order; shrink new failures
+    (``seen_keys``: the dedup keys already shrunk in this run)."""
     profile = get_profile(config.profile)
     done: dict[int, CaseFinished | None] = {}
     next_emit = 0
-    seen_keys: set[tuple[str, str]] = set()
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(len(cases)):
         queue.put_nowait(i)

@@ -150,6 +150,35 @@ def fuzz(profile: Profile, values: tuple[FieldValue, ...], n: int, seed: int) ->
     return [c for c in draw_examples(fuzz_cases(profile, values), n, seed) if c is not None]
 
 
+def _numbered(prefix: str, cases: list[CaseSpec], width: int = 3) -> list[CaseSpec]:
+    return [builders.with_id(case, f"{prefix}-{i:0{width}d}") for i, case in enumerate(cases, 1)]
+
+
+def plan_fixed(
+    profile: Profile, target: TargetInfo, values: tuple[FieldValue, ...] | None = None
+) -> list[CaseSpec]:
+    """Probe, examples and coverage: everything but the drawn cases (no randomness)."""
+    values = load_values() if values is None else values
+    return [
+        *probe_cases(),
+        *_numbered("ex", example_cases(target, values)),
+        *_numbered("cov", coverage_cases(profile, values)),
+    ]
+
+
+def plan_fuzz(
+    profile: Profile,
+    *,
+    seed: int,
+    max_examples: int | None = None,
+    values: tuple[FieldValue, ...] | None = None,
+) -> list[CaseSpec]:
+    """The hypothesis-drawn cases (``fz-0001``, ...) for this seed."""
+    values = load_values() if values is None else values
+    n_fuzz = profile.fuzz_examples if max_examples is None else max_examples
+    return _numbered("fz", fuzz(profile, values, n_fuzz, seed), width=4)
+
+
 def plan_cases(
     profile: Profile,
     target: TargetInfo,
@@ -159,20 +188,10 @@ def plan_cases(
     values: tuple[FieldValue, ...] | None = None,
 ) -> list[CaseSpec]:
     """The full ordered plan; ids unique within the run (``probe``, ``ex-001``, ``cov-012``, ``fz-0042``)."""
-    values = load_values() if values is None else values
-    n_fuzz = profile.fuzz_examples if max_examples is None else max_examples
-    phases = [
-        ("", probe_cases()),
-        ("ex", example_cases(target, values)),
-        ("cov", coverage_cases(profile, values)),
-        ("fz", fuzz(profile, values, n_fuzz, seed)),
+    return [
+        *plan_fixed(profile, target, values),
+        *plan_fuzz(profile, seed=seed, max_examples=max_examples, values=values),
     ]
-    out: list[CaseSpec] = []
-    for prefix, cases in phases:
-        width = 4 if prefix == "fz" else 3
-        for i, case in enumerate(cases, 1):
-            out.append(case if not prefix else builders.with_id(case, f"{prefix}-{i:0{width}d}"))
-    return out
 
 
-__all__ = ["coverage_cases", "example_cases", "fuzz", "plan_cases", "probe_cases"]
+__all__ = ["coverage_cases", "example_cases", "fuzz", "plan_cases", "plan_fixed", "plan_fuzz", "probe_cases"]
