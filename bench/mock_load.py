@@ -89,12 +89,39 @@ def start_prism(port: int) -> subprocess.Popen:
     return proc
 
 
-def wrk(url: str, body: Path, content_type: str, connections: int, seconds: int) -> dict:
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU time of ``root`` and all its descendants (Prism runs under npx)."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (
+            int(fields[1]),
+            (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"),
+        )
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += stats.get(pid, (0, 0.0))[1]
+        todo.extend(child for child, (parent, _) in stats.items() if parent == pid)
+    return total
+
+
+def wrk(url: str, body: Path, content_type: str, connections: int, seconds: int, server: int) -> dict:
+    """One wrk run; also the server's CPU seconds per request, a figure that other load on the machine
+    distorts much less than requests/s."""
     env = {**os.environ, "BODY": str(body), "CT": content_type}
     cmd = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
+    cpu_before = tree_cpu_seconds(server)
     out = subprocess.run([*cmd, "-s", str(LUA), url], env=env, capture_output=True, text=True, check=True)
+    cpu = tree_cpu_seconds(server) - cpu_before
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["cpu_us_per_request"] = cpu / result["requests"] * 1e6 if result["requests"] else None
     return result
 
 
@@ -103,11 +130,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS")
-
-
-def server_pid(proc: subprocess.Popen) -> int:
-    """The python process under taskset (taskset execs, so it is the same pid)."""
-    return proc.pid
 
 
 def post(url: str, data: bytes, content_type: str) -> tuple[int, bytes]:
@@ -129,18 +151,19 @@ def matrix(args: argparse.Namespace, bodies: dict[str, tuple[Path, str]]) -> dic
     cells: dict[str, list[dict]] = {}
     try:
         for body, ctype in bodies.values():  # warm-up, not recorded
-            for _, url in targets.values():
-                wrk(url, body, ctype, 16, 1)
+            for proc, url in targets.values():
+                wrk(url, body, ctype, 16, 1, proc.pid)
         for rep in range(args.reps):
-            for name, (_, url) in targets.items():
+            for name, (proc, url) in targets.items():
                 for form, (body, ctype) in bodies.items():
                     for c in args.concurrency:
-                        result = wrk(url, body, ctype, c, args.duration)
+                        time.sleep(1)  # let the previous cell's backlog drain (Prism lags)
+                        result = wrk(url, body, ctype, c, args.duration, proc.pid)
                         cells.setdefault(f"{name}|{form}|{c}", []).append(result)
                         print(
                             f"rep {rep + 1} {name:5} {form:4} c={c:<3} {result['rps']:8.1f} req/s "
                             f"p50 {result['p50_us'] / 1000:7.2f} ms p99 {result['p99_us'] / 1000:7.2f} ms "
-                            f"non-2xx {result['non2xx']}",
+                            f"non-2xx {result['non2xx']} cpu/req {result['cpu_us_per_request'] or 0:6.0f} us",
                             flush=True,
                         )
     finally:
@@ -153,6 +176,7 @@ def matrix(args: argparse.Namespace, bodies: dict[str, tuple[Path, str]]) -> dic
             "rps": statistics.median(r["rps"] for r in runs),
             "p50_ms": statistics.median(r["p50_us"] for r in runs) / 1000,
             "p99_ms": statistics.median(r["p99_us"] for r in runs) / 1000,
+            "cpu_us_per_request": statistics.median(r["cpu_us_per_request"] or 0 for r in runs),
             "non2xx": sum(r["non2xx"] for r in runs),
             "errors": sum(
                 r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["timeouts"] for r in runs
@@ -167,10 +191,10 @@ def memory(args: argparse.Namespace, bodies: dict[str, tuple[Path, str]]) -> dic
     url = f"http://127.0.0.1:{port}{MODEL_PATH}"
     try:
         time.sleep(1)
-        idle = rss_mb(server_pid(proc))
+        idle = rss_mb(proc.pid)
         body, ctype = bodies["raw"]
-        wrk(url, body, ctype, 64, 5)  # warm-up: buffers, pools
-        warm = rss_mb(server_pid(proc))
+        wrk(url, body, ctype, 64, 5, proc.pid)  # warm-up: buffers, pools
+        warm = rss_mb(proc.pid)
         samples = []
         load = subprocess.Popen(
             [
@@ -189,9 +213,9 @@ def memory(args: argparse.Namespace, bodies: dict[str, tuple[Path, str]]) -> dic
             stdout=subprocess.DEVNULL,
         )
         while load.poll() is None:
-            samples.append(rss_mb(server_pid(proc)))
+            samples.append(rss_mb(proc.pid))
             time.sleep(1)
-        end = rss_mb(server_pid(proc))
+        end = rss_mb(proc.pid)
         status, answer = post(url, b"definitely not audio", "application/octet-stream")
         return {
             "idle_mb": idle,
