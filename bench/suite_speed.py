@@ -151,6 +151,7 @@ def main() -> None:
     results: dict = {
         "machine": f"{cpus} vCPU {platform.machine()}, Python {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d"),
+        "load_average_at_start": [round(x, 1) for x in os.getloadavg()],
         "runs": {},
     }
     try:
@@ -169,7 +170,7 @@ def main() -> None:
                     )
                     for _ in range(args.reps)
                 ]
-                best = {k: statistics.median(r[k] for r in reps) for k in ("wall_s", "cases_per_s")}
+                best = {k: round(statistics.median(r[k] for r in reps), 1) for k in ("wall_s", "cases_per_s")}
                 row = {**reps[0], **best}
                 results["runs"][f"{profile}/{where}"] = row
                 print(
@@ -187,6 +188,8 @@ def main() -> None:
     finally:
         mock.terminate()
         mock.wait(timeout=10)
+    results["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]
+    print(f"load average: {results['load_average_at_start']} -> {results['load_average_at_end']}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 
