@@ -415,7 +415,7 @@ async def test_wait_is_bounded_by_max_wait(make_client) -> None:
 
 @pytest.mark.parametrize("value", ["true", "1", "yes", "TRUE", "Yes"])
 async def test_boolean_header_spellings_true(make_client, value) -> None:
-    client = await make_client()
+    client = await make_client(fault_loading_seconds=0.05)
     resp = await client.post(
         PATH, data=wav(0.5), headers={"x-mock-fault": "loading", "x-wait-for-model": value}
     )
@@ -424,7 +424,7 @@ async def test_boolean_header_spellings_true(make_client, value) -> None:
 
 @pytest.mark.parametrize("value", ["false", "0", "no", "FALSE", ""])
 async def test_boolean_header_spellings_false(make_client, value) -> None:
-    client = await make_client()
+    client = await make_client(fault_loading_seconds=0.05)
     resp = await client.post(
         PATH, data=wav(0.5), headers={"x-mock-fault": "loading", "x-wait-for-model": value}
     )
