@@ -4,9 +4,11 @@ Strict mode (the default) honours each of the 16 documented ``generation_paramet
 request with 400 naming the parameter; ``null`` means "not sent" (clients drop ``None``). Passthrough mode
 hands the parameters to ``generate()`` unchanged and lets transformers decide, as the HF service did.
 
-Defaults (nothing sent): greedy decoding (``num_beams=1``, no sampling), up to Whisper's 448-token limit.
-The transformers 5 ASR pipeline would silently use ``num_beams=5, max_new_tokens=256``; the reference
-does not. Sampling is reproducible only when the server has ``--seed`` (the API has no seed field).
+``do_sample`` decides in strict mode (see :func:`generate_kwargs`); without it a temperature above 0
+samples, as in Whisper's own ``generate``. Defaults (nothing sent): greedy decoding (``num_beams=1``, no
+sampling), up to Whisper's 448-token limit. The transformers 5 ASR pipeline would silently use
+``num_beams=5, max_new_tokens=256``; the reference does not. Sampling is reproducible only when the
+server has ``--seed`` (the API has no seed field).
 """
 
 from __future__ import annotations
@@ -142,18 +144,26 @@ def check_passthrough(params: InferenceParams) -> None:
 
 
 def generate_kwargs(params: InferenceParams, strict: bool) -> dict[str, Any]:
-    """What goes to ``generate()``: strict drops nulls and defaults to greedy; passthrough is verbatim."""
+    """What goes to ``generate()``: passthrough is verbatim; strict drops nulls, defaults to greedy and
+    makes ``do_sample`` mean what it says. Whisper's ``generate`` decides sampling by temperature alone
+    (``do_sample: true`` without a temperature decodes greedily there), so strict mode adds
+    ``temperature=1.0`` (transformers' sampling default) to ``do_sample: true`` and drops the temperature
+    under ``do_sample: false``."""
     if not strict:
         return dict(params.generation)
     kwargs = {k: v for k, v in params.generation.items() if v is not None}
     kwargs.setdefault("num_beams", 1)
+    if kwargs.get("do_sample") is True:
+        kwargs.setdefault("temperature", 1.0)
+    elif kwargs.get("do_sample") is False:
+        kwargs.pop("temperature", None)
     return kwargs
 
 
 def is_sampling(generation: dict[str, Any]) -> bool:
-    """True when the decode is random (Whisper's generate samples whenever temperature > 0)."""
+    """True when Whisper's ``generate`` will sample: whenever the temperature is above 0."""
     temperature = generation.get("temperature")
-    return generation.get("do_sample") is True or (_is_number(temperature) and temperature > 0)
+    return _is_number(temperature) and temperature > 0
 
 
 __all__ = [
