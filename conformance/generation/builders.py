@@ -134,9 +134,7 @@ def _headers(values: Sequence[FieldValue]) -> tuple[tuple[tuple[str, str], ...],
 def malformed(
     case_id: str, phase: str, recipe: AudioRecipe, kind: str, form: RequestForm, seed: int
 ) -> CaseSpec:
-    """A body that is not decodable audio (``expect`` says whether a 4xx is required or either is fine)."""
-    # Truncated files may still decode in part: a server may transcribe what is left.
-    expect = "either" if kind == "truncated" else "reject"
+    """A body that is not decodable audio (checked against FFmpeg when rendered): every server must 4xx."""
     return CaseSpec(
         id=case_id,
         phase=phase,
@@ -146,7 +144,7 @@ def malformed(
         malformed=kind,
         mutation=f"audio: {kind.replace('_', ' ')}",
         mutated_path="inputs",
-        meta=_meta(recipe, (), seed=seed, expect=expect),
+        meta=_meta(recipe, (), seed=seed),
     )
 
 
