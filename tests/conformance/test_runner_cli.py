@@ -154,3 +154,40 @@ def test_replay_resends_a_case_and_rejudges_it(tmp_path):
     fixed = invoke("replay", replay_id, "--report-dir", str(tmp_path))
     assert fixed.exit_code == 0, fixed.output
     assert invoke("replay", "no-such-id", "--report-dir", str(tmp_path)).exit_code == 2
+
+
+def test_project_defaults_apply_and_flags_override_them(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "asr-conformance.toml").write_text(
+        'profile = "quick"\nmax-examples = 2\nseed = 6\nreport-dir = "out"\n'
+    )
+    result = invoke("run")
+    assert result.exit_code == 0, result.output
+    assert "profile quick, seed 6" in result.output and (tmp_path / "out" / "events.jsonl").is_file()
+    assert "seed 8" in invoke("run", "--seed", "8", "--max-examples", "0").output
+
+
+def test_expectations_gate_on_regressions_only(tmp_path):
+    reports = tmp_path / "r"
+    args = (
+        "run",
+        "--profile",
+        "quick",
+        "--max-examples",
+        "0",
+        "--seed",
+        "3",
+        "--mock-violate",
+        "ignored-auth",
+    )
+    assert invoke(*args, "--report-dir", str(reports)).exit_code == 1
+    expectations = tmp_path / "expected.toml"
+    updated = invoke(
+        "update-expectations", "--from", str(reports / "events.jsonl"), "--out", str(expectations)
+    )
+    assert updated.exit_code == 0, updated.output
+    assert (
+        invoke(*args, "--expectations", str(expectations)).exit_code == 0
+    )  # the known deviation is expected
+    regressed = invoke(*args, "--mock-violate", "reject-mp3", "--expectations", str(expectations))
+    assert regressed.exit_code == 1 and "regression" in regressed.output
