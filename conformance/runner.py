@@ -14,6 +14,7 @@ import random
 import secrets
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from mock_server.config import MockConfig
 
 FAILING = (Outcome.FAIL, Outcome.ERROR)
+REPRO_FILES_PER_FAILURE = 5  # cases per failure kind whose bodies are written under REPORT_DIR/repro/
 
 
 class TargetUnreachable(Exception):
@@ -403,12 +405,19 @@ async def run(
             )
         )
 
+        written: Counter[tuple[str, str]] = Counter()
+
         def emit(finished: CaseFinished) -> None:
             nonlocal n_cases
             n_cases += 1
             all_results.extend(finished.results)
             if config.report_dir is not None and finished.repro is not None:
-                _write_repro_bodies(finished, config.report_dir)
+                # Body files for the first few cases of each kind of failure: enough to reproduce it,
+                # without copying every request of a badly broken target to disk.
+                keys = {f.dedup_key for f in failures_of(finished)} or {("error", finished.case_id)}
+                if any(written[k] < REPRO_FILES_PER_FAILURE for k in keys):
+                    written.update(keys)
+                    _write_repro_bodies(finished, config.report_dir)
             on_event(finished)
 
         emit(probe)
