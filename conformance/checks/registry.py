@@ -97,7 +97,7 @@ def _failures(chk: Check, ctx: CheckContext, problems: Iterable[str | Problem]) 
     failures = []
     for problem in problems:
         p = problem if isinstance(problem, Problem) else Problem(problem)
-        evidence = p.evidence or chk.evidence
+        evidence = str(p.evidence or chk.evidence)
         severity = severity_of(evidence, include_legacy=is_legacy(chk))
         if severity is None:  # a legacy constraint inside a current check: not judged unless asked
             continue
