@@ -173,6 +173,11 @@ class WhisperEngine:
     # ------------------------------------------------------------------------------ requests
 
     @property
+    def runner(self) -> WhisperRunner | None:
+        """The loaded model (None while loading); another engine may share it."""
+        return self._runner
+
+    @property
     def strict(self) -> bool:
         return self.settings.validation == "strict"
 
@@ -204,14 +209,19 @@ class WhisperEngine:
         try:
             result = await asyncio.wait_for(asyncio.shield(future), timeout=self.settings.timeout_s)
         except TimeoutError:
-            if pending in self._queue:
-                self._queue.remove(pending)
-            raise EngineError(
-                504, {"error": f"Inference timed out after {self.settings.timeout_s:g} s"}
-            ) from None
+            self._forget(pending)
+            timeout = self.settings.timeout_s
+            raise EngineError(504, {"error": f"Inference timed out after {timeout:g} s"}) from None
+        except asyncio.CancelledError:  # the client went away: do not decode for nobody
+            self._forget(pending)
+            raise
         if isinstance(result, BaseException):
             raise _client_error(result)
         return result
+
+    def _forget(self, pending: _Pending) -> None:
+        if pending in self._queue:
+            self._queue.remove(pending)
 
     # -------------------------------------------------------------------------------- batching
 
@@ -238,7 +248,10 @@ class WhisperEngine:
                 continue
             self.batches += 1
             self.largest_batch = max(self.largest_batch, len(batch))
-            results = await loop.run_in_executor(self._executor, self._run_batch, batch)
+            try:
+                results = await loop.run_in_executor(self._executor, self._run_batch, batch)
+            except Exception as exc:  # the executor itself failed (shut down): answer, keep serving
+                results = [exc] * len(batch)
             for pending, result in zip(batch, results, strict=True):
                 if not pending.future.done():
                     pending.future.set_result(result)

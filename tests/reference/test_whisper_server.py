@@ -188,3 +188,48 @@ def test_bad_parameters_get_400(served: Served, corpus: list, parameters: dict, 
     response = served.json(corpus[1], parameters)
     assert response.status_code == 400, response.text
     assert named in response.json()["error"]
+
+
+@pytest.fixture
+def sibling(served: Served, corpus: list) -> Iterator[Any]:
+    """Another engine on the same loaded model, with other settings, behind its own server."""
+    assert served.raw(corpus[0]).status_code == 200  # the shared model is loaded
+
+    def start(**settings: Any) -> Served:
+        engine = WhisperEngine(
+            EngineSettings(model=served.engine.settings.model, **settings), served.engine.runner
+        )
+        server = MockServer(front_config(engine), engine).start()
+        started.append(server)
+        return Served(server, engine)
+
+    started: list[MockServer] = []
+    yield start
+    for server in started:
+        server.stop()
+
+
+def test_passthrough_maps_exceptions_like_the_service(sibling: Any, corpus: list) -> None:
+    passthrough = sibling(validation="passthrough")
+    clip = corpus[1]
+    zero_beams = passthrough.json(clip, {"generation_parameters": {"num_beams": 0}})
+    assert zero_beams.status_code == 500  # ZeroDivisionError inside generate
+    assert zero_beams.json()["error"] == "unknown error"
+    assert zero_beams.json()["warnings"][0].startswith("There was an inference error: ")
+    contrastive = passthrough.json(clip, {"generation_parameters": {"penalty_alpha": 0.6}})
+    assert contrastive.status_code == 400 and "trust_remote_code" in contrastive.json()["error"]
+    no_tokens = passthrough.json(clip, {"generation_parameters": {"max_new_tokens": 0}})
+    assert no_tokens.status_code == 400 and "max_new_tokens" in no_tokens.json()["error"]
+    unknown = passthrough.json(clip, {"task": "transcribe"})
+    assert unknown.status_code == 400 and "unexpected keyword argument 'task'" in unknown.json()["error"]
+    assert passthrough.json(clip, {"generation_parameters": {"top_p": 5}}).status_code == 200
+
+
+def test_queue_bound_and_timeout(sibling: Any, corpus: list) -> None:
+    impatient = sibling(timeout_s=0.01)
+    late = impatient.raw(corpus[0])
+    assert late.status_code == 504 and "timed out" in late.json()["error"]
+    narrow = sibling(max_queue=1, max_batch=1, batch_wait_ms=0)
+    with ThreadPoolExecutor(4) as pool:
+        statuses = sorted(r.status_code for r in pool.map(narrow.raw, corpus[:4]))
+    assert statuses[0] == 200 and statuses[-1] == 503, statuses
