@@ -15,7 +15,7 @@ forms               the same audio as raw bytes, then as JSON ``{"inputs": b64}`
 auth_missing        the request without ``authorization`` (only when the run has a token)
 auth_wrong          the request with a wrong bearer token (only when the run has a token)
 loading             (mock targets only) with ``x-mock-fault: loading``: no wait header, then
-                    ``x-wait-for-model: true``
+                    ``x-wait-for-model: true``, then ``x-wait-for-model: 1`` (both spellings clients sent)
 body_limit          a body larger than the target's declared ``--max-body-bytes``
 content_type        the same raw audio with no Content-Type, ``application/octet-stream``, a wrong
                     ``audio/*`` type and the right one
@@ -39,7 +39,7 @@ class AudioRecipe:
     channels: int
     sample_format: str  # s16 | s24 | flt
     duration_s: float
-    kind: str  # silence | tone | noise | speech
+    kind: str  # silence | tone | noise | speech | bursts (phrases between pauses: several chunks)
     seed: int = 0
     text: str = ""  # for kind == "speech"
 
