@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import click
 
 VIEWS = ("served", "documented")
+#: print a progress line every this many cases
+PROGRESS_EVERY = 25
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -143,9 +145,15 @@ async def _compare(
         infos.extend(t.info for t in opened)
         labels.extend(labels_for(infos))
 
-    def on_event(index: int, event: Any) -> None:
-        from conformance.model import RunStarted
+    done = [0]
 
+    def on_event(index: int, event: Any) -> None:
+        from conformance.model import CaseFinished, RunStarted
+
+        if index == 0 and isinstance(event, CaseFinished):
+            done[0] += 1
+            if done[0] % PROGRESS_EVERY == 0:
+                click.echo(f"  {done[0]} cases compared")
         if record is None:
             return
         if isinstance(event, RunStarted):
