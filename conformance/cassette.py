@@ -552,12 +552,14 @@ async def replay_run(
             checks=tuple(c.id for c in checks),
         )
     )
+    # Repro commands of a replay should point at the server that was recorded, not at the file.
+    judged_as = dataclasses.replace(info, model_url=cassette.base_url)
     results: list[CheckResult] = []
     for recorded in cassette.cases:
         finished = runner.judge(
             recorded.case,
             recorded.exchanges,
-            info,
+            judged_as,
             config,
             checks=checks,
             meta={
