@@ -380,6 +380,15 @@ async def run(
     n_cases = 0
     owned = target is None
     target = target or await open_for(config)
+    if target.info.is_replay:
+        # A cassette drives its own run: its recorded cases are judged, nothing is generated or sent.
+        from conformance.cassette import replay_run
+
+        try:
+            return await replay_run(config, on_event, target=target)  # type: ignore[arg-type]
+        finally:
+            if owned:
+                await target.close()
     try:
         info = target.info
         profile = get_profile(config.profile)

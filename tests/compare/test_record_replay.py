@@ -97,3 +97,20 @@ async def test_compare_holds_a_new_server_against_the_recording():
     seen = {(d.case_id, d.dimension, d.values[recording], d.values[new]) for d in result.differences}
     timestamps = next(c.case.id for c in load(FIXTURE).cases if c.case.asks_timestamps)
     assert seen == {(timestamps, "schema", "invalid", "valid")}
+
+
+def test_run_cli_replays_an_old_cassette(tmp_path: Path) -> None:
+    """`asr-conformance run --target cassette:PATH` judges the recorded exchanges: nothing is sent."""
+    from click.testing import CliRunner
+
+    from asr_conformance.cli import main
+
+    result = CliRunner().invoke(
+        main, ["run", "--target", f"cassette:{FIXTURE}", "--report-dir", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 1, result.output
+    # The fixture was recorded from a mock that wrote the documented (plural) chunk key.
+    assert "response_schema_conformance" in result.output
+    assert "'timestamp' is a required property" in result.output
+    events = (tmp_path / "r" / "events.jsonl").read_text().splitlines()
+    assert len(events) >= 3  # header, cases, footer
