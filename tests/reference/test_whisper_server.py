@@ -56,19 +56,22 @@ def served(tiny_en: Path) -> Iterator[Served]:
         yield Served(server, engine)
 
 
-def test_loading_then_ready(served: Served, corpus: list) -> None:
+def test_loading_then_ready(tiny_en: Path, corpus: list) -> None:
     """Right after start the model is still loading: 503 with estimated_time; x-wait-for-model holds."""
-    clip = corpus[0]
-    loading = requests.post(
-        served.url, data=clip.read_bytes(), headers={"Content-Type": "audio/wav"}, timeout=60
-    )
-    assert loading.status_code == 503, loading.text
-    body = loading.json()
-    assert "currently loading" in body["error"] and body["estimated_time"] > 0
-    ready = served.raw(clip)
-    assert ready.status_code == 200, ready.text
-    assert ready.headers["x-compute-type"] == "cpu"
-    assert len(ready.headers["x-sha"]) == 40
+    engine = WhisperEngine(EngineSettings(model=str(tiny_en)))  # its own: loading must not be over yet
+    with MockServer(front_config(engine), engine) as server:
+        fresh = Served(server, engine)
+        clip = corpus[0]
+        loading = requests.post(
+            fresh.url, data=clip.read_bytes(), headers={"Content-Type": "audio/wav"}, timeout=60
+        )
+        assert loading.status_code == 503, loading.text
+        body = loading.json()
+        assert "currently loading" in body["error"] and body["estimated_time"] > 0
+        ready = fresh.raw(clip)
+        assert ready.status_code == 200, ready.text
+        assert ready.headers["x-compute-type"] == "cpu"
+        assert len(ready.headers["x-sha"]) == 40
 
 
 @pytest.fixture(scope="module")
