@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -70,9 +71,20 @@ def wait_http(url: str, timeout: float = 120.0) -> None:
     raise RuntimeError(f"{url} did not come up in {timeout:.0f} s")
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """End a server and everything it started (its own process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    proc.wait(timeout=30)
+
+
 def start_mock(port: int) -> subprocess.Popen:
     cmd = ["taskset", "-c", SERVER_CORE, sys.executable, "-m", "asr_conformance", "mock", "--port", str(port)]
-    proc = subprocess.Popen([*cmd, "--max-concurrency", "4096"], cwd=ROOT, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*cmd, "--max-concurrency", "4096"], cwd=ROOT, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     wait_http(f"http://127.0.0.1:{port}/healthz")
     return proc
 
@@ -168,8 +180,7 @@ def matrix(args: argparse.Namespace, bodies: dict[str, tuple[Path, str]]) -> dic
                         )
     finally:
         for proc, _ in targets.values():
-            proc.terminate()
-            proc.wait(timeout=30)
+            stop(proc)
     summary = {}
     for key, runs in cells.items():
         summary[key] = {
@@ -227,8 +238,7 @@ def memory(args: argparse.Namespace, bodies: dict[str, tuple[Path, str]]) -> dic
             "bad_audio_body": answer.decode(errors="replace"),
         }
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc)
 
 
 def main() -> None:

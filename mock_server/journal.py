@@ -6,6 +6,8 @@ are masked, and the configured token is masked wherever else it appears. Fault h
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 import time
 from collections import OrderedDict, deque
@@ -13,14 +15,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from mock_server.faults import CONTROL_HEADERS
+from mock_server.responses import dumps as _dumps
 
 _SECRET_NAMES = re.compile(r"authorization|cookie|token|secret|api-key|apikey|password", re.IGNORECASE)
 MASK = "***"
 
 
+@functools.lru_cache(maxsize=512)
+def _is_secret(name: str) -> bool:
+    return _SECRET_NAMES.search(name) is not None
+
+
 def mask_header(name: str, value: str, token: str | None) -> str:
     """The value as the journal shows it: ``Bearer ***`` for credentials, the token masked elsewhere."""
-    if _SECRET_NAMES.search(name):
+    if _is_secret(name):
         scheme, sep, _ = value.partition(" ")
         return f"{scheme} {MASK}" if sep and scheme.lower() in ("bearer", "basic", "token") else MASK
     if token and token in value:
@@ -40,20 +48,24 @@ def journal_headers(headers: Any, token: str | None) -> dict[str, str]:
 
 
 class Journal:
-    """The last ``size`` requests, oldest first."""
+    """The last ``size`` requests, oldest first.
+
+    Entries are kept as JSON bytes: ten thousand nested dicts would give the garbage collector that
+    many more objects to walk on every full collection (latency spikes under load).
+    """
 
     def __init__(self, size: int) -> None:
-        self._entries: deque[dict[str, Any]] = deque(maxlen=size)
+        self._entries: deque[bytes] = deque(maxlen=size)
         self._seq = 0
 
     def add(self, entry: dict[str, Any]) -> None:
         self._seq += 1
         entry["seq"] = self._seq
         entry.setdefault("time", time.time())
-        self._entries.append(entry)
+        self._entries.append(_dumps(entry))
 
     def entries(self) -> list[dict[str, Any]]:
-        return list(self._entries)
+        return [json.loads(raw) for raw in self._entries]
 
     def clear(self) -> int:
         count = len(self._entries)
