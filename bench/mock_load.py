@@ -72,12 +72,23 @@ def wait_http(url: str, timeout: float = 120.0) -> None:
 
 
 def stop(proc: subprocess.Popen) -> None:
-    """End a server and everything it started (its own process group)."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    proc.wait(timeout=30)
+    """End a server and everything it started (its own process group); Prism, busy with a backlog,
+    may sit on SIGTERM, so it gets SIGKILL after 5 s."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            proc.poll()  # reap the leader, or the group never looks empty
+            try:
+                os.killpg(proc.pid, 0)  # anyone left in the group?
+            except ProcessLookupError:
+                proc.wait(timeout=5)
+                return
+            time.sleep(0.1)
+    proc.wait(timeout=5)
 
 
 def start_mock(port: int) -> subprocess.Popen:
@@ -96,6 +107,7 @@ def start_prism(port: int) -> subprocess.Popen:
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # npx starts node as a grandchild: stop() ends the whole group
     )
     wait_http(f"http://127.0.0.1:{port}{MODEL_PATH}")
     return proc
