@@ -11,6 +11,8 @@ Policies:
   sequential long-form generation, which needs timestamps, so they are turned on and the chunks dropped
   when the request did not ask for them (``chunk_length_s`` is never used: with greedy decoding it lost
   or duplicated text);
+* chunk times are clamped to the audio's duration (Whisper can predict a segment end past the end of
+  short audio, and transformers passes it through);
 * English transcription only for multilingual checkpoints (``language="en"``, ``task="transcribe"``), as
   the HF Inference toolkit forced for Whisper;
 * device ``auto`` is CUDA when present; dtype ``auto`` is float16 on CUDA (with SDPA attention) and
@@ -104,7 +106,7 @@ class WhisperRunner:
         sequences = out["sequences"] if isinstance(out, dict) else out
         return [row.cpu() for row in sequences]
 
-    def _decode(self, tokens: Any, timestamps: bool) -> Transcription:
+    def _decode(self, tokens: Any, timestamps: bool, duration_s: float) -> Transcription:
         time_precision = (
             self.processor.feature_extractor.chunk_length / self.model.config.max_source_positions
         )
@@ -116,8 +118,14 @@ class WhisperRunner:
         )
         if not timestamps:
             return Transcription(text=text)
+        # Whisper sees every clip padded to 30 s and may put a segment's end (even its start) past the end
+        # of short audio; transformers passes that through. Times are clamped to the audio.
         chunks = tuple(
-            Chunk(text=c["text"], start=float(c["timestamp"][0]), end=_maybe_float(c["timestamp"][1]))
+            Chunk(
+                text=c["text"],
+                start=min(float(c["timestamp"][0]), duration_s),
+                end=None if c["timestamp"][1] is None else min(float(c["timestamp"][1]), duration_s),
+            )
             for c in optional.get("chunks", [])
         )
         return Transcription(text=text, chunks=chunks)
@@ -142,17 +150,13 @@ class WhisperRunner:
                 self._features([audios[i] for i in short], long_form=False), generation, return_timestamps
             )
             for i, row in zip(short, tokens, strict=True):
-                results[i] = self._decode(row, return_timestamps)
+                results[i] = self._decode(row, return_timestamps, len(audios[i]) / SAMPLE_RATE)
         for i, audio in enumerate(audios):
             if len(audio) > limit:
                 (row,) = self._generate(self._features([audio], long_form=True), generation, timestamps=True)
-                full = self._decode(row, timestamps=True)
+                full = self._decode(row, timestamps=True, duration_s=len(audio) / SAMPLE_RATE)
                 results[i] = full if return_timestamps else Transcription(text=full.text)
         return [r for r in results if r is not None]
-
-
-def _maybe_float(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 __all__ = ["SAMPLE_RATE", "WINDOW_SECONDS", "WhisperRunner", "resolve_device", "resolve_dtype"]
