@@ -108,7 +108,7 @@ def run(overrides: dict[str, str], artifacts: Path) -> int:
     env.update({str(k): str(v) for k, v in (job.get("env") or {}).items()})
     env.update(overrides)
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env.update(CI="true", GITHUB_ACTIONS="true", GITHUB_WORKSPACE=str(ROOT))
+    env.update(CI="true", GITHUB_ACTIONS="true", GITHUB_WORKSPACE=str(ROOT), RUNNER_TEMP=str(work))
     env.update(GITHUB_STEP_SUMMARY=str(summary), GITHUB_ENV=str(github_env))
     failed = False
     groups: list[int] = []
