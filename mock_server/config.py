@@ -59,7 +59,7 @@ class MockConfig:
     #: how long ``x-mock-fault: loading`` pretends the model takes to load
     fault_loading_seconds: float = 0.5
     #: delay added to every response by the ``slow`` violation
-    slow_seconds: float = 2.0
+    slow_seconds: float = 4.0
     #: the transcript's pace: words per second of non-silent audio
     words_per_second: float = 2.5
     #: extra arguments reserved for engines (the reference engine reads its own keys)

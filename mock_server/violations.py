@@ -35,7 +35,7 @@ VIOLATIONS: dict[str, str] = {
     "ignore-body-limit": "bodies above --max-body-bytes are processed instead of getting 413",
     "reject-mp3": "mp3 audio gets 400 `Malformed soundfile`",
     "reject-8khz": "audio recorded at 8 kHz gets 400 `Malformed soundfile`",
-    "slow": "every success is delayed (slow_seconds, default 2 s)",
+    "slow": "every success is delayed (slow_seconds, default 4 s)",
     "500-on-huge-param": "numeric parameters above 2**31-1 give 500 instead of a documented choice",
     "router-path-404": "the router form /hf-inference/models/{id} is not served (404)",
     "strict-boolean-headers": "boolean headers take only lowercase `true` (`1`, `yes`, `TRUE` read as false)",
