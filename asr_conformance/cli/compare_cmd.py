@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
@@ -11,6 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import click
+
+from asr_conformance.cli.options import parse_headers, token_from_env
 
 VIEWS = ("served", "documented")
 #: print a progress line every this many cases
@@ -103,12 +104,12 @@ def compare(
         raise click.UsageError(f"--synthetic {unknown[0]!r} is not one of the --target values")
     from conformance.runner import RunConfig
 
-    token = _token(token_env)
+    token = token_from_env(token_env)
     config = RunConfig(
         target=None,
         token=token,
         token_env=token_env,
-        headers=_parse_headers(headers),
+        headers=parse_headers(headers),
         profile=profile,
         seed=seed,
         max_examples=max_examples,
@@ -269,23 +270,6 @@ async def _serve(app: object, host: str, port: int, upstream: str, log_path: Pat
     click.echo("proxy stopped")
 
 
-def _parse_headers(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    out = []
-    for raw in values:
-        name, sep, value = raw.partition(":")
-        if not sep or not name.strip():
-            raise click.BadParameter(f"{raw!r} is not 'Name: value'", param_hint="-H")
-        out.append((name.strip(), value.strip()))
-    return tuple(out)
-
-
-def _token(token_env: str | None) -> str | None:
-    if token_env is None:
-        return None
-    value = os.environ.get(token_env)
-    if not value:
-        raise click.UsageError(f"--token-env {token_env}: the environment variable is not set or empty")
-    return value
 
 
 __all__ = ["compare", "proxy"]

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from asr_conformance.cli.options import parse_headers, token_from_env
 from conformance.model import CaseFinished, Event, Outcome, Request, RunFinished, RunStarted
 
 BUILTIN: dict[str, Any] = {
@@ -31,15 +32,6 @@ BUILTIN: dict[str, Any] = {
 def _split_ids(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(i.strip() for v in values for i in v.split(",") if i.strip())
 
-
-def _parse_headers(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    out = []
-    for raw in values:
-        name, sep, value = raw.partition(":")
-        if not sep or not name.strip():
-            raise click.BadParameter(f"{raw!r} is not 'Name: value'", param_hint="-H")
-        out.append((name.strip(), value.strip()))
-    return tuple(out)
 
 
 def _defaults() -> dict[str, Any]:
@@ -57,14 +49,6 @@ def _pick(flag: Any, settings: dict[str, Any], key: str) -> Any:
         return flag
     return settings.get(key, BUILTIN.get(key))
 
-
-def _token(token_env: str | None) -> str | None:
-    if not token_env:
-        return None
-    token = os.environ.get(token_env)
-    if not token:
-        raise click.UsageError(f"--token-env {token_env}: that environment variable is empty or unset")
-    return token
 
 
 def _plain() -> bool:
@@ -190,9 +174,9 @@ def _build_config(opts: dict[str, Any], settings: dict[str, Any]) -> Any:
     exclude = _split_ids(opts["exclude_checks"]) or tuple(settings.get("exclude_checks", ()))
     config = RunConfig(
         target=target,
-        token=_token(token_env),
+        token=token_from_env(token_env),
         token_env=token_env,
-        headers=_parse_headers(tuple(opts["headers"]) or tuple(settings.get("headers", ()))),
+        headers=parse_headers(tuple(opts["headers"]) or tuple(settings.get("headers", ()))),
         profile=_pick(opts["profile"], settings, "profile"),
         seed=_pick(opts["seed"], settings, "seed"),
         max_examples=_pick(opts["max_examples"], settings, "max_examples"),
@@ -348,9 +332,9 @@ def replay(**opts: Any) -> None:
     token_env = _pick(opts["token_env"], settings, "token_env")
     config = RunConfig(
         target=_pick(opts["target"], settings, "target"),
-        token=_token(token_env),
+        token=token_from_env(token_env),
         token_env=token_env,
-        headers=_parse_headers(tuple(opts["headers"])),
+        headers=parse_headers(tuple(opts["headers"])),
         spec_view=_pick(opts["spec_view"], settings, "spec"),
         mock_violate=tuple(opts["mock_violate"]),
     )

@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from html import escape
 from pathlib import Path
 
-from conformance.model import Event, Outcome
+from conformance.model import Outcome
 from conformance.reports.coverage import RowCoverage, summarise
 from conformance.reports.markdown import headline
-from conformance.reports.tally import OUTCOME_ORDER, CheckTally, Example, RunTally
+from conformance.reports.tally import OUTCOME_ORDER, CheckTally, Example, RenderedFileWriter, RunTally
 
 _LABEL = {
     Outcome.PASS: "pass",
@@ -264,18 +264,11 @@ def render(tally: RunTally) -> str:
 """
 
 
-class HtmlWriter:
+class HtmlWriter(RenderedFileWriter):
     """Writes ``report.html`` when closed."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.tally = RunTally()
-
-    def handle(self, event: Event) -> None:
-        self.tally.add(event)
-
-    def close(self) -> None:
-        self.path.write_text(render(self.tally), encoding="utf-8")
+        super().__init__(path, render)
 
 
 __all__ = ["HtmlWriter", "render"]

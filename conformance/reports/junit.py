@@ -11,8 +11,8 @@ from pathlib import Path
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
-from conformance.model import Event, Outcome
-from conformance.reports.tally import CheckTally, RunTally
+from conformance.model import Outcome
+from conformance.reports.tally import CheckTally, RenderedFileWriter, RunTally
 
 
 def _describe(t: CheckTally) -> str:
@@ -62,18 +62,11 @@ def render(tally: RunTally) -> str:
     return to_xml_report_string([suite], encoding="utf-8")
 
 
-class JUnitWriter:
+class JUnitWriter(RenderedFileWriter):
     """Writes ``junit.xml`` when closed."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.tally = RunTally()
-
-    def handle(self, event: Event) -> None:
-        self.tally.add(event)
-
-    def close(self) -> None:
-        self.path.write_text(render(self.tally), encoding="utf-8")
+        super().__init__(path, render)
 
 
 __all__ = ["JUnitWriter", "render"]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.model import Event, Outcome
+from conformance.model import Outcome
 from conformance.reports.coverage import summarise
-from conformance.reports.tally import OUTCOME_ORDER, CheckTally, Example, RunTally
+from conformance.reports.tally import OUTCOME_ORDER, CheckTally, Example, RenderedFileWriter, RunTally
 
 EXAMPLES_SHOWN = 3
 
@@ -158,18 +158,11 @@ def render(tally: RunTally) -> str:
     return "\n".join(lines)
 
 
-class MarkdownWriter:
+class MarkdownWriter(RenderedFileWriter):
     """Writes ``summary.md`` when closed."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.tally = RunTally()
-
-    def handle(self, event: Event) -> None:
-        self.tally.add(event)
-
-    def close(self) -> None:
-        self.path.write_text(render(self.tally), encoding="utf-8")
+        super().__init__(path, render)
 
 
 __all__ = ["MarkdownWriter", "headline", "render", "stamp_line"]

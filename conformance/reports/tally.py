@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from conformance.model import (
@@ -304,12 +306,28 @@ def tally_events(events: Any) -> RunTally:
     return tally
 
 
+class RenderedFileWriter:
+    """Tallies the run's events and writes one file, rendered from the tally, when closed."""
+
+    def __init__(self, path: Path, render: Callable[[RunTally], str]) -> None:
+        self.path = Path(path)
+        self.tally = RunTally()
+        self._render = render
+
+    def handle(self, event: Event) -> None:
+        self.tally.add(event)
+
+    def close(self) -> None:
+        self.path.write_text(self._render(self.tally), encoding="utf-8")
+
+
 __all__ = [
     "MAX_EXAMPLES",
     "OUTCOME_ORDER",
     "CheckInfo",
     "CheckTally",
     "Example",
+    "RenderedFileWriter",
     "RunTally",
     "check_info",
     "redact",
