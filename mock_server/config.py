@@ -58,6 +58,9 @@ class MockConfig:
     target_rate: int = 16000
     #: how long ``x-mock-fault: loading`` pretends the model takes to load
     fault_loading_seconds: float = 0.5
+    #: check ``parameters`` against the spec (400 naming the field); False leaves every judgement of
+    #: parameter values to the engine, as a passthrough server that hands them to ``generate()`` does
+    validate_parameters: bool = True
     #: delay added to every response by the ``slow`` violation
     slow_seconds: float = 4.0
     #: the transcript's pace: words per second of non-silent audio

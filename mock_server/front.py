@@ -412,7 +412,7 @@ class _Front:
 
     def _parameters(self, payload: dict[str, Any]) -> InferenceParams:
         config = self.config
-        check_parameters = not config.violates("accept-invalid-params")
+        check_parameters = config.validate_parameters and not config.violates("accept-invalid-params")
         message = self.state.validator.error(payload, parameters=check_parameters)
         if message is not None:
             raise Reply(400, {"error": message})

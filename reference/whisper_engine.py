@@ -286,15 +286,14 @@ class WhisperEngine:
 def front_config(engine: WhisperEngine, **overrides: Any) -> MockConfig:
     """The front's :class:`MockConfig` for this engine (``overrides``: other MockConfig fields).
 
-    Passthrough must let invalid parameter values reach ``generate()``; the front's
-    ``accept-invalid-params`` switch does exactly that (it skips the schema check of ``parameters``).
+    Passthrough must let invalid parameter values reach ``generate()``, so the front leaves the
+    judgement of parameter values to the engine.
     """
-    violate = ("accept-invalid-params",) if engine.settings.validation == "passthrough" else ()
     settings: dict[str, Any] = {
         "compute_type": engine.compute_type,
         "model_sha": engine.model_sha,
         "seed": engine.settings.seed or 0,
-        "violate": violate,
+        "validate_parameters": engine.settings.validation != "passthrough",
         "max_wait": 600.0,  # x-wait-for-model may hold a request through a whole large-v3 load
     }
     return MockConfig(**{**settings, **overrides})
