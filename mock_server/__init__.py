@@ -1,1 +1,41 @@
-"""mock_server package."""
+"""A faithful, deterministic emulation of the HF Inference API automatic-speech-recognition task.
+
+The public names below are re-exported lazily (PEP 562), so importing the package costs nothing until a
+name is used: the pytest plugins and the CLI stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "AudioDecodeError": "mock_server.audio",
+    "Chunk": "mock_server.engine",
+    "DecodedAudio": "mock_server.engine",
+    "Engine": "mock_server.engine",
+    "EngineError": "mock_server.engine",
+    "InferenceParams": "mock_server.engine",
+    "MockConfig": "mock_server.config",
+    "MockServer": "mock_server.server",
+    "Transcription": "mock_server.engine",
+    "VIOLATIONS": "mock_server.violations",
+    "create_app": "mock_server.front",
+    "decode": "mock_server.audio",
+    "encode": "mock_server.audio",
+    "probe": "mock_server.audio",
+    "start_server": "mock_server.server",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

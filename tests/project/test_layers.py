@@ -1,4 +1,8 @@
-"""The import rules of ARCHITECTURE.md, enforced: lower layers never import higher ones."""
+"""The import rules of ARCHITECTURE.md, enforced: lower layers never import higher ones.
+
+Project-wide tests live in tests/project/, never directly in tests/: pytest puts a test file's folder on
+sys.path, and tests/ holds folders named like the packages (tests/reference, ...) that would shadow them.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OURS = {"spec", "mock_server", "reference", "conformance", "asr_conformance"}
 
 # package -> our packages it must never import
