@@ -17,30 +17,16 @@ import json
 import math
 from typing import Any
 
+import spec
 from mock_server.engine import EngineError, InferenceParams
 
 #: Whisper's decoder length (max_target_positions), prompt included
 MAX_TARGET_POSITIONS = 448
 #: beams cost memory and time linearly; more than this is refused
 MAX_BEAMS = 16
-#: the 16 documented generation parameters
-DOCUMENTED = (
-    "temperature",
-    "top_k",
-    "top_p",
-    "typical_p",
-    "epsilon_cutoff",
-    "eta_cutoff",
-    "max_length",
-    "max_new_tokens",
-    "min_length",
-    "min_new_tokens",
-    "do_sample",
-    "early_stopping",
-    "num_beams",
-    "num_beam_groups",
-    "penalty_alpha",
-    "use_cache",
+#: the 16 documented generation parameters, in table order (from the spec's transcription)
+DOCUMENTED = tuple(
+    f.name for f in spec.fields() if f.path.startswith("parameters.generation_parameters.")
 )
 #: need generation code that transformers 5 fetches from the hub (group beam / contrastive search)
 HUB_ONLY = ("num_beam_groups", "penalty_alpha")
