@@ -21,6 +21,7 @@ Policies:
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,9 @@ from mock_server.engine import Chunk, Transcription
 SAMPLE_RATE = 16000
 #: Whisper's window: longer audio needs long-form generation
 WINDOW_SECONDS = 30.0
+#: transformers' lazy imports and meta-device loading are not thread-safe: two engines loading at once in
+#: one process broke each other ("Cannot copy out of meta tensor"), so loads take turns
+_LOAD_LOCK = threading.Lock()
 
 
 def resolve_device(device: str) -> str:
@@ -67,10 +71,11 @@ class WhisperRunner:
 
         device = resolve_device(device)
         dtype = resolve_dtype(dtype, device)
-        hf_model = WhisperForConditionalGeneration.from_pretrained(
-            model, dtype=getattr(torch, dtype), attn_implementation="sdpa"
-        )
-        processor = WhisperProcessor.from_pretrained(model)
+        with _LOAD_LOCK:
+            hf_model = WhisperForConditionalGeneration.from_pretrained(
+                model, dtype=getattr(torch, dtype), attn_implementation="sdpa"
+            )
+            processor = WhisperProcessor.from_pretrained(model)
         return cls(hf_model.to(device).eval(), processor, device, dtype)
 
     @property
