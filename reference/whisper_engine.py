@@ -198,6 +198,9 @@ class WhisperEngine:
         if len(self._queue) >= self.settings.max_queue:
             raise EngineError(503, {"error": f"Too many requests queued (limit {self.settings.max_queue})"})
         generation = generate_kwargs(params, self.strict)
+        # Bound the decode itself, not only the wait for it: a generate() that outlived its 504 would hold
+        # the worker and time out every request queued behind it. Unreached, it changes nothing.
+        generation.setdefault("max_time", self.settings.timeout_s)
         sampling = is_sampling(generation)
         key = json.dumps([generation, params.return_timestamps], sort_keys=True, default=repr)
         if sampling:
