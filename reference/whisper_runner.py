@@ -66,12 +66,14 @@ class WhisperRunner:
     @classmethod
     def load(cls, model: str | Path, device: str = "auto", dtype: str = "auto") -> WhisperRunner:
         """Load a checkpoint directory (or hub id, when the hub is reachable)."""
-        import torch
-        from transformers import WhisperForConditionalGeneration, WhisperProcessor
-
         device = resolve_device(device)
         dtype = resolve_dtype(dtype, device)
         with _LOAD_LOCK:
+            # the import is inside the lock too: two threads racing through transformers' lazy
+            # __init__ was seen to fail with "cannot import name 'WhisperForConditionalGeneration'"
+            import torch
+            from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
             hf_model = WhisperForConditionalGeneration.from_pretrained(
                 model, dtype=getattr(torch, dtype), attn_implementation="sdpa"
             )

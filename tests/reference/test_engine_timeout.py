@@ -14,13 +14,13 @@ pytestmark = [pytest.mark.whisper, pytest.mark.slow]
 
 
 async def test_timed_out_decode_stops_and_the_queue_moves_on(tiny_en: Path) -> None:
-    engine = WhisperEngine(EngineSettings(model=str(tiny_en), device="cpu", timeout_s=3.0))
+    engine = WhisperEngine(EngineSettings(model=str(tiny_en), device="cpu", timeout_s=6.0))
     try:
         await engine.start()
         assert await engine.wait_ready(120)
         tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)).astype(np.float32)
         audio = DecodedAudio(tone, 16000, 16000, 1, "wav", "0" * 64)
-        # 8 beams forced to 400 tokens take tens of seconds on a CPU: far past the 3 s timeout
+        # 8 beams forced to 400 tokens take tens of seconds on a CPU: far past the 6 s timeout
         slow_params = InferenceParams(generation={"num_beams": 8, "min_new_tokens": 400})
         with pytest.raises(EngineError) as slow:
             await engine.transcribe(audio, slow_params)
