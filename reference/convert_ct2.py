@@ -97,38 +97,17 @@ def state_dict_from_ct2(model: CT2Model) -> dict[str, np.ndarray]:
     enc, dec = "model.encoder", "model.decoder"
     for conv in ("conv1", "conv2"):
         _linear(model, f"encoder/{conv}", f"{enc}.{conv}", out)
-    out[f"{enc}.embed_positions.weight"] = model.get("encoder/position_encodings/encodings").astype(
-        np.float32
-    )
+    out[f"{enc}.embed_positions.weight"] = _encodings(model, "encoder")
     _norm(model, "encoder/layer_norm", f"{enc}.layer_norm", out)
     for i in range(_count_layers(model, "encoder")):
-        src, dst = f"encoder/layer_{i}", f"{enc}.layers.{i}"
-        _split_linear(
-            model,
-            f"{src}/self_attention/linear_0",
-            [f"{dst}.self_attn.q_proj", f"{dst}.self_attn.k_proj", f"{dst}.self_attn.v_proj"],
-            out,
-        )
-        _linear(model, f"{src}/self_attention/linear_1", f"{dst}.self_attn.out_proj", out)
-        _norm(model, f"{src}/self_attention/layer_norm", f"{dst}.self_attn_layer_norm", out)
-        _linear(model, f"{src}/ffn/linear_0", f"{dst}.fc1", out)
-        _linear(model, f"{src}/ffn/linear_1", f"{dst}.fc2", out)
-        _norm(model, f"{src}/ffn/layer_norm", f"{dst}.final_layer_norm", out)
+        _self_attention(model, f"encoder/layer_{i}", f"{enc}.layers.{i}", out)
+        _ffn(model, f"encoder/layer_{i}", f"{enc}.layers.{i}", out)
     out[f"{dec}.embed_tokens.weight"] = _weight(model, "decoder/embeddings")
-    out[f"{dec}.embed_positions.weight"] = model.get("decoder/position_encodings/encodings").astype(
-        np.float32
-    )
+    out[f"{dec}.embed_positions.weight"] = _encodings(model, "decoder")
     _norm(model, "decoder/layer_norm", f"{dec}.layer_norm", out)
     for i in range(_count_layers(model, "decoder")):
         src, dst = f"decoder/layer_{i}", f"{dec}.layers.{i}"
-        _split_linear(
-            model,
-            f"{src}/self_attention/linear_0",
-            [f"{dst}.self_attn.q_proj", f"{dst}.self_attn.k_proj", f"{dst}.self_attn.v_proj"],
-            out,
-        )
-        _linear(model, f"{src}/self_attention/linear_1", f"{dst}.self_attn.out_proj", out)
-        _norm(model, f"{src}/self_attention/layer_norm", f"{dst}.self_attn_layer_norm", out)
+        _self_attention(model, src, dst, out)
         _linear(model, f"{src}/attention/linear_0", f"{dst}.encoder_attn.q_proj", out)
         _split_linear(
             model,
@@ -138,12 +117,32 @@ def state_dict_from_ct2(model: CT2Model) -> dict[str, np.ndarray]:
         )
         _linear(model, f"{src}/attention/linear_2", f"{dst}.encoder_attn.out_proj", out)
         _norm(model, f"{src}/attention/layer_norm", f"{dst}.encoder_attn_layer_norm", out)
-        _linear(model, f"{src}/ffn/linear_0", f"{dst}.fc1", out)
-        _linear(model, f"{src}/ffn/linear_1", f"{dst}.fc2", out)
-        _norm(model, f"{src}/ffn/layer_norm", f"{dst}.final_layer_norm", out)
+        _ffn(model, src, dst, out)
     if not _tied(model):
         out["proj_out.weight"] = _weight(model, "decoder/projection")
     return out
+
+
+def _encodings(model: CT2Model, side: str) -> np.ndarray:
+    return model.get(f"{side}/position_encodings/encodings").astype(np.float32)
+
+
+def _self_attention(model: CT2Model, src: str, dst: str, out: dict[str, np.ndarray]) -> None:
+    """A layer's self-attention: CT2 fuses Q, K and V into one linear; transformers keeps three."""
+    _split_linear(
+        model,
+        f"{src}/self_attention/linear_0",
+        [f"{dst}.self_attn.q_proj", f"{dst}.self_attn.k_proj", f"{dst}.self_attn.v_proj"],
+        out,
+    )
+    _linear(model, f"{src}/self_attention/linear_1", f"{dst}.self_attn.out_proj", out)
+    _norm(model, f"{src}/self_attention/layer_norm", f"{dst}.self_attn_layer_norm", out)
+
+
+def _ffn(model: CT2Model, src: str, dst: str, out: dict[str, np.ndarray]) -> None:
+    _linear(model, f"{src}/ffn/linear_0", f"{dst}.fc1", out)
+    _linear(model, f"{src}/ffn/linear_1", f"{dst}.fc2", out)
+    _norm(model, f"{src}/ffn/layer_norm", f"{dst}.final_layer_norm", out)
 
 
 def _special_tokens(tokenizer_json: dict[str, Any]) -> list[str]:
