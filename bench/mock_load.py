@@ -32,8 +32,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-
-from mock_server import audio
+from asr_conformance.mock_server import audio
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = Path(__file__).with_suffix(".lua")

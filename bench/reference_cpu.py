@@ -29,19 +29,17 @@ sys.path.insert(0, str(ROOT / "tests" / "reference"))
 def worker(engine: str, beam: int, threads: int) -> dict:
     """Runs in a child process: load, transcribe the corpus, report."""
     import jiwer
+    from asr_conformance.mock_server.audio import decode
+    from asr_conformance.reference.text_normalizer import normalize
     from corpus import build_corpus
-
-    from mock_server.audio import decode
-    from reference.text_normalizer import normalize
 
     clips = build_corpus()
     audios = [decode(c.read_bytes()).samples for c in clips]
     started = time.perf_counter()
     if engine == "reference":
         import torch
-
-        from reference.model_cache import ensure_tiny_en
-        from reference.whisper_runner import WhisperRunner
+        from asr_conformance.reference.model_cache import ensure_tiny_en
+        from asr_conformance.reference.whisper_runner import WhisperRunner
 
         torch.set_num_threads(threads)
         runner = WhisperRunner.load(ensure_tiny_en(), device="cpu", dtype="float32")
@@ -49,9 +47,8 @@ def worker(engine: str, beam: int, threads: int) -> dict:
         def transcribe(audio):
             return runner.run([audio], {"num_beams": beam})[0].text
     else:
+        from asr_conformance.reference.convert_ct2 import tiny_en_source
         from faster_whisper import WhisperModel
-
-        from reference.convert_ct2 import tiny_en_source
 
         model = WhisperModel(str(tiny_en_source()), device="cpu", compute_type="float32", cpu_threads=threads)
 

@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reference.whisper_runner import SAMPLE_RATE, WhisperRunner
+from asr_conformance.reference.whisper_runner import SAMPLE_RATE, WhisperRunner
 
 ARCHS = {
     # d_model, layers (enc = dec), heads, ffn, mel bins, vocab, languages

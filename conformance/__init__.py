@@ -10,21 +10,21 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
-    "CaseSpec": "conformance.cases",
-    "CassetteRecorder": "conformance.cassette",
-    "CassetteTarget": "conformance.cassette",
-    "Exchange": "conformance.model",
-    "Outcome": "conformance.model",
-    "RunConfig": "conformance.runner",
-    "Severity": "conformance.model",
-    "all_checks": "conformance.checks",
-    "execute": "conformance.runner",
-    "open_target": "conformance.targets",
-    "open_writers": "conformance.reports",
-    "plan": "conformance.runner",
-    "run": "conformance.runner",
-    "run_checks": "conformance.checks",
-    "run_compare": "conformance.compare",
+    "CaseSpec": "asr_conformance.conformance.cases",
+    "CassetteRecorder": "asr_conformance.conformance.cassette",
+    "CassetteTarget": "asr_conformance.conformance.cassette",
+    "Exchange": "asr_conformance.conformance.model",
+    "Outcome": "asr_conformance.conformance.model",
+    "RunConfig": "asr_conformance.conformance.runner",
+    "Severity": "asr_conformance.conformance.model",
+    "all_checks": "asr_conformance.conformance.checks",
+    "execute": "asr_conformance.conformance.runner",
+    "open_target": "asr_conformance.conformance.targets",
+    "open_writers": "asr_conformance.conformance.reports",
+    "plan": "asr_conformance.conformance.runner",
+    "run": "asr_conformance.conformance.runner",
+    "run_checks": "asr_conformance.conformance.checks",
+    "run_compare": "asr_conformance.conformance.compare",
 }
 
 __all__ = sorted(_EXPORTS)

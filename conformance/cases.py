@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.model import CaseKind, RequestForm
+from asr_conformance.conformance.model import CaseKind, RequestForm
 
 
 @dataclass(frozen=True)

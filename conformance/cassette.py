@@ -11,7 +11,7 @@ bytes come back, whatever the codec or encoding. Our additions sit where VCR.py 
   first interaction the verdicts recorded at the time.
 
 Secrets are scrubbed from request and response headers and bodies before anything is written
-(:mod:`conformance.scrub`). Replay is driven by the cassette: :func:`load` gives the recorded cases with
+(:mod:`asr_conformance.conformance.scrub`). Replay is driven by the cassette: :func:`load` gives the recorded cases with
 their exchanges, :func:`replay_run` re-runs the current checks on them as a run's event stream, and
 :class:`CassetteTarget` answers any request whose method, path and body sha256 were recorded.
 """
@@ -30,8 +30,8 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from conformance.cases import AudioRecipe, CaseSpec
-from conformance.model import (
+from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
+from asr_conformance.conformance.model import (
     CaseFinished,
     CheckResult,
     Event,
@@ -46,11 +46,11 @@ from conformance.model import (
     event_from_json,
     event_to_json,
 )
-from conformance.scrub import Scrubber
-from conformance.target import TargetInfo
+from asr_conformance.conformance.scrub import Scrubber
+from asr_conformance.conformance.target import TargetInfo
 
 if TYPE_CHECKING:
-    from conformance.runner import RunConfig
+    from asr_conformance.conformance.runner import RunConfig
 
 #: VCR.py's cassette format version (``vcr.serialize.CASSETTE_FORMAT_VERSION``).
 VCR_FORMAT_VERSION = 1
@@ -531,7 +531,7 @@ async def replay_run(
     ``config`` gives the spec view, the check selection and ``fail_on``. Each event's
     ``meta["recorded"]`` keeps the suite version and the verdicts of the recording run.
     """
-    from conformance import runner  # the runner imports the generators: keep load() light
+    from asr_conformance.conformance import runner  # the runner imports the generators: keep load() light
 
     cassette = target.cassette if target is not None else load(str(config.target).removeprefix("cassette:"))
     info = cassette.target_info

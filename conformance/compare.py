@@ -33,13 +33,21 @@ from datetime import UTC, datetime
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
-from conformance.cases import CaseSpec
-from conformance.model import CaseFinished, CheckResult, Event, Exchange, Outcome, RunFinished, RunStarted
-from conformance.target import Target, TargetInfo
-from conformance.transport import BudgetExhausted
+from asr_conformance.conformance.cases import CaseSpec
+from asr_conformance.conformance.model import (
+    CaseFinished,
+    CheckResult,
+    Event,
+    Exchange,
+    Outcome,
+    RunFinished,
+    RunStarted,
+)
+from asr_conformance.conformance.target import Target, TargetInfo
+from asr_conformance.conformance.transport import BudgetExhausted
 
 if TYPE_CHECKING:
-    from conformance.runner import RunConfig
+    from asr_conformance.conformance.runner import RunConfig
 
 DIMENSIONS = ("status", "error_shape", "schema", "chunks")
 DEFAULT_WER_THRESHOLD = 0.5
@@ -417,8 +425,7 @@ async def compare_cases(
 
 def spec_schema_check(view: str) -> SchemaCheck:
     """``schema_ok(name, body)`` from the spec's validators in ``view``."""
-    import spec
-
+    from asr_conformance import spec
     def schema_ok(name: str, body: Any) -> bool:
         return bool(spec.validator(name, view=view).is_valid(body))
 
@@ -450,9 +457,9 @@ async def run_compare(
     by URL, which HTTP alone cannot tell from a real engine; the in-process mock is known to be one.
     ``select`` narrows the planned cases (keep the first: it is the probe).
     """
-    from conformance import runner
-    from conformance.cassette import CassetteTarget
-    from conformance.targets import open_target
+    from asr_conformance.conformance import runner
+    from asr_conformance.conformance.cassette import CassetteTarget
+    from asr_conformance.conformance.targets import open_target
 
     if config.seed is None:
         config = replace(config, seed=random.SystemRandom().randrange(2**31))
@@ -584,7 +591,7 @@ class _EventStream:
         self.cases = 0
 
     def start(self) -> None:
-        from conformance import runner
+        from asr_conformance.conformance import runner
 
         self._emit(
             RunStarted(
@@ -606,7 +613,7 @@ class _EventStream:
         self._emit(event)
 
     def finish(self, fail_on: str) -> None:
-        from conformance import runner
+        from asr_conformance.conformance import runner
 
         failing = (Outcome.FAIL, Outcome.ERROR)
         self._emit(
@@ -627,8 +634,7 @@ class _EventStream:
 
 
 def _upstream_commit() -> str:
-    import spec
-
+    from asr_conformance import spec
     return spec.UPSTREAM.commit
 
 

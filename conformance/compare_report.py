@@ -18,8 +18,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from conformance.compare import DIMENSIONS, CompareResult, TargetSummary, is_mock
-from conformance.model import Outcome
+from asr_conformance.conformance.compare import DIMENSIONS, CompareResult, TargetSummary, is_mock
+from asr_conformance.conformance.model import Outcome
 
 #: How many disagreements the Markdown and HTML list (all of them are in compare.json).
 MAX_LISTED = 60

@@ -35,8 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from conformance.model import Event, Outcome, Severity
-from conformance.reports.tally import RunTally, tally_events
+from asr_conformance.conformance.model import Event, Outcome, Severity
+from asr_conformance.conformance.reports.tally import RunTally, tally_events
 
 VERDICTS = ("PASS", "FAIL", "ERROR", "SKIP")
 INTERMITTENT = frozenset({"PASS", "FAIL"})

@@ -29,16 +29,16 @@ from typing import IO, Any
 
 import aiohttp
 from aiohttp import web
+from asr_conformance.conformance.cases import CaseSpec
+from asr_conformance.conformance.checks.base import CheckContext
+from asr_conformance.conformance.checks.reading import request_form, request_json
+from asr_conformance.conformance.checks.registry import run_checks, select
+from asr_conformance.conformance.model import Exchange, Outcome, Request, Response
+from asr_conformance.conformance.scrub import Scrubber
+from asr_conformance.conformance.target import TargetInfo
+from asr_conformance.conformance.transport import public_url
 
-import spec
-from conformance.cases import CaseSpec
-from conformance.checks.base import CheckContext
-from conformance.checks.reading import request_form, request_json
-from conformance.checks.registry import run_checks, select
-from conformance.model import Exchange, Outcome, Request, Response
-from conformance.scrub import Scrubber
-from conformance.target import TargetInfo
-from conformance.transport import public_url
+from asr_conformance import spec
 
 VIOLATIONS_HEADER = "x-asr-conformance-violations"
 #: Not forwarded either way (RFC 9110 §7.6.1), or recomputed by aiohttp for the body it sends.

@@ -17,7 +17,7 @@ listed in expectations xfailed, with the issue link (``--asr-expectations FILE``
 
 ``--asr-target mock`` serves the in-process mock. Without ``--asr-target`` the plugin does nothing, and
 importing it stays cheap: the suite is imported only when a target is given. Defaults come from
-``[tool.asr-conformance]`` / ``asr-conformance.toml`` (see ``conformance.settings``); flags win.
+``[tool.asr-conformance]`` / ``asr-conformance.toml`` (see ``asr_conformance.conformance.settings``); flags win.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from conformance.expectations import Expectations
-    from conformance.reports.tally import RunTally
+    from asr_conformance.conformance.expectations import Expectations
+    from asr_conformance.conformance.reports.tally import RunTally
 
 CATALOGUE = "asr-conformance"
 
@@ -90,9 +90,9 @@ class SessionRun:
             return
         import asyncio
 
-        from conformance.reports import open_writers
-        from conformance.reports.tally import RunTally
-        from conformance.runner import RunConfig, TargetUnreachable, run
+        from asr_conformance.conformance.reports import open_writers
+        from asr_conformance.conformance.reports.tally import RunTally
+        from asr_conformance.conformance.runner import RunConfig, TargetUnreachable, run
 
         token_env = self.options["token_env"]
         token = os.environ.get(token_env) if token_env else None
@@ -141,7 +141,7 @@ def _header(raw: str) -> tuple[str, str]:
 
 def _options(config: pytest.Config) -> dict[str, Any]:
     """Flags over the project's defaults over the suite's own."""
-    from conformance.settings import SettingsError, load_defaults
+    from asr_conformance.conformance.settings import SettingsError, load_defaults
 
     try:
         defaults = load_defaults(config.rootpath)
@@ -175,7 +175,7 @@ class Catalogue(pytest.Collector):
     """The parent of the check items (not a file: the catalogue comes from the check registry)."""
 
     def collect(self) -> list[pytest.Item]:
-        from conformance.checks import select
+        from asr_conformance.conformance.checks import select
 
         return [CheckItem.from_parent(self, name=c.id, check_id=c.id, path=self.path) for c in select()]
 
@@ -196,7 +196,7 @@ class CheckItem(pytest.Item):
         session_run.ensure()
         if session_run.error:
             raise CheckFailed(session_run.error)
-        from conformance.model import Outcome, Severity
+        from asr_conformance.conformance.model import Outcome, Severity
 
         assert session_run.tally is not None
         tally = session_run.tally.checks.get(self.check_id)
@@ -227,7 +227,7 @@ class CheckItem(pytest.Item):
 
 
 def _explain(tally: Any) -> str:
-    from conformance.model import Outcome
+    from asr_conformance.conformance.model import Outcome
 
     info = tally.info()
     head = "the target broke" if tally.verdict == Outcome.ERROR else f"{tally.severity}-severity failure"
@@ -270,7 +270,7 @@ def _session_run(config: pytest.Config) -> SessionRun:
     options = _options(config)
     session_run = SessionRun(options)
     if options["expectations"]:
-        from conformance import expectations
+        from asr_conformance.conformance import expectations
 
         try:
             session_run.expectations = expectations.load(Path(options["expectations"]))

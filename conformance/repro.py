@@ -9,9 +9,9 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from conformance.cases import CaseSpec
-from conformance.generation.render import body_filename
-from conformance.model import Repro, Request
+from asr_conformance.conformance.cases import CaseSpec
+from asr_conformance.conformance.generation.render import body_filename
+from asr_conformance.conformance.model import Repro, Request
 
 SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
 

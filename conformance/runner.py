@@ -21,16 +21,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import spec
-from conformance.cases import CaseSpec
-from conformance.checks import CheckContext, run_checks, select
-from conformance.checks.base import Check
-from conformance.generation.audio import cheap
-from conformance.generation.caseio import case_to_json
-from conformance.generation.planner import plan_cases, plan_fixed, plan_fuzz
-from conformance.generation.render import build_requests
-from conformance.generation.shrink import candidates
-from conformance.model import (
+from asr_conformance.conformance.cases import CaseSpec
+from asr_conformance.conformance.checks import CheckContext, run_checks, select
+from asr_conformance.conformance.checks.base import Check
+from asr_conformance.conformance.generation.audio import cheap
+from asr_conformance.conformance.generation.caseio import case_to_json
+from asr_conformance.conformance.generation.planner import plan_cases, plan_fixed, plan_fuzz
+from asr_conformance.conformance.generation.render import build_requests
+from asr_conformance.conformance.generation.shrink import candidates
+from asr_conformance.conformance.model import (
     CaseFinished,
     CheckResult,
     Event,
@@ -42,14 +41,16 @@ from conformance.model import (
     RunStarted,
     Severity,
 )
-from conformance.profiles import get_profile
-from conformance.repro import make_repro, write_bodies
-from conformance.target import Target, TargetInfo
-from conformance.targets import MOCK_MODEL_PATH, open_target
-from conformance.transport import BudgetExhausted, public_url, send_with_backoff
+from asr_conformance.conformance.profiles import get_profile
+from asr_conformance.conformance.repro import make_repro, write_bodies
+from asr_conformance.conformance.target import Target, TargetInfo
+from asr_conformance.conformance.targets import MOCK_MODEL_PATH, open_target
+from asr_conformance.conformance.transport import BudgetExhausted, public_url, send_with_backoff
+
+from asr_conformance import spec
 
 if TYPE_CHECKING:
-    from mock_server.config import MockConfig
+    from asr_conformance.mock_server.config import MockConfig
 
 FAILING = (Outcome.FAIL, Outcome.ERROR)
 REPRO_FILES_PER_FAILURE = 5  # cases per failure kind whose bodies are written under REPORT_DIR/repro/
@@ -99,7 +100,7 @@ def suite_version() -> str:
 
 def mock_config_for(config: RunConfig) -> MockConfig:
     """The in-process mock's settings: the violations asked for, a body limit sized for the profile."""
-    from mock_server.config import MockConfig
+    from asr_conformance.mock_server.config import MockConfig
 
     base = config.mock_config or MockConfig()
     limit = config.max_body_bytes
@@ -382,7 +383,7 @@ async def run(
     target = target or await open_for(config)
     if target.info.is_replay:
         # A cassette drives its own run: its recorded cases are judged, nothing is generated or sent.
-        from conformance.cassette import replay_run
+        from asr_conformance.conformance.cassette import replay_run
 
         try:
             return await replay_run(config, on_event, target=target)  # type: ignore[arg-type]
@@ -462,7 +463,7 @@ def _count(results: Sequence[CheckResult]) -> dict[str, int]:
 
 
 def _write_repro_bodies(finished: CaseFinished, report_dir: Path) -> None:
-    from conformance.generation.caseio import case_from_json
+    from asr_conformance.conformance.generation.caseio import case_from_json
 
     shrunk = finished.meta.get("shrunk")
     source = shrunk["case"] if shrunk else finished.meta["case"]

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from conformance.model import Exchange, Request, Response
+from asr_conformance.conformance.model import Exchange, Request, Response
 
 REDACTED = "REDACTED"
 #: Headers whose whole value is a credential.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from conformance.model import Exchange, Request
+from asr_conformance.conformance.model import Exchange, Request
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ spelling               target
 =====================  ================================================================================
 ``None`` / ``mock``    the mock server started in this process, on a free loopback port
 ``http(s)://...``      a model URL (local server, Inference Endpoint, the HF router)
-``cassette:PATH``      a recording (``conformance.cassette.CassetteTarget``)
+``cassette:PATH``      a recording (``asr_conformance.conformance.cassette.CassetteTarget``)
 =====================  ================================================================================
 """
 
@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import aiohttp
-
-from conformance.target import Target, TargetInfo
-from conformance.transport import HttpTarget, public_url
+from asr_conformance.conformance.target import Target, TargetInfo
+from asr_conformance.conformance.transport import HttpTarget, public_url
 
 if TYPE_CHECKING:
-    from mock_server.config import MockConfig
+    from asr_conformance.mock_server.config import MockConfig
 
 #: the model path used for the in-process mock: the router form, today's documented URL
 MOCK_MODEL_PATH = "/hf-inference/models/openai/whisper-large-v3"
@@ -43,7 +42,9 @@ async def open_target(
     if spec is None or spec == "mock":
         return await _open_mock(token=token, headers=headers, mock_config=mock_config, limit=max_body_bytes)
     if spec.startswith("cassette:"):
-        from conformance.cassette import CassetteTarget  # written by the compare work; optional
+        from asr_conformance.conformance.cassette import (
+            CassetteTarget,  # written by the compare work; optional
+        )
 
         return CassetteTarget(spec.removeprefix("cassette:"))
     parts = urlsplit(spec)
@@ -67,8 +68,8 @@ async def _open_mock(
     mock_config: MockConfig | None,
     limit: int | None,
 ) -> Target:
-    from mock_server.config import MockConfig
-    from mock_server.server import start_server
+    from asr_conformance.mock_server.config import MockConfig
+    from asr_conformance.mock_server.server import start_server
 
     config = mock_config or MockConfig()
     runner, base_url = await start_server(config)

@@ -25,9 +25,8 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-
-from conformance.model import Exchange, Request, Response
-from conformance.target import Target, TargetInfo
+from asr_conformance.conformance.model import Exchange, Request, Response
+from asr_conformance.conformance.target import Target, TargetInfo
 
 AUTH = "authorization"
 RETRYABLE = frozenset({429, 503})

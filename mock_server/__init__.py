@@ -10,21 +10,21 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
-    "AudioDecodeError": "mock_server.audio",
-    "Chunk": "mock_server.engine",
-    "DecodedAudio": "mock_server.engine",
-    "Engine": "mock_server.engine",
-    "EngineError": "mock_server.engine",
-    "InferenceParams": "mock_server.engine",
-    "MockConfig": "mock_server.config",
-    "MockServer": "mock_server.server",
-    "Transcription": "mock_server.engine",
-    "VIOLATIONS": "mock_server.violations",
-    "create_app": "mock_server.front",
-    "decode": "mock_server.audio",
-    "encode": "mock_server.audio",
-    "probe": "mock_server.audio",
-    "start_server": "mock_server.server",
+    "AudioDecodeError": "asr_conformance.mock_server.audio",
+    "Chunk": "asr_conformance.mock_server.engine",
+    "DecodedAudio": "asr_conformance.mock_server.engine",
+    "Engine": "asr_conformance.mock_server.engine",
+    "EngineError": "asr_conformance.mock_server.engine",
+    "InferenceParams": "asr_conformance.mock_server.engine",
+    "MockConfig": "asr_conformance.mock_server.config",
+    "MockServer": "asr_conformance.mock_server.server",
+    "Transcription": "asr_conformance.mock_server.engine",
+    "VIOLATIONS": "asr_conformance.mock_server.violations",
+    "create_app": "asr_conformance.mock_server.front",
+    "decode": "asr_conformance.mock_server.audio",
+    "encode": "asr_conformance.mock_server.audio",
+    "probe": "asr_conformance.mock_server.audio",
+    "start_server": "asr_conformance.mock_server.server",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,6 +1,6 @@
 """Everything a mock (or reference) server can be told at start: one frozen dataclass.
 
-The command line (``asr-conformance mock``), :class:`mock_server.server.MockServer` and the pytest
+The command line (``asr-conformance mock``), :class:`asr_conformance.mock_server.server.MockServer` and the pytest
 fixture all build a :class:`MockConfig`; the front and the mock engine only read it.
 """
 
@@ -40,7 +40,7 @@ class MockConfig:
     fixtures: Path | None = None
     #: which view of the spec requests are validated against and responses shaped by
     spec_view: SpecView = "served"
-    #: names from :data:`mock_server.violations.VIOLATIONS`: deliberate deviations
+    #: names from :data:`asr_conformance.mock_server.violations.VIOLATIONS`: deliberate deviations
     violate: tuple[str, ...] = ()
     #: requests in flight above this get 503 (never queue without bound)
     max_concurrency: int = 256
@@ -69,7 +69,7 @@ class MockConfig:
     engine_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from mock_server.violations import VIOLATIONS
+        from asr_conformance.mock_server.violations import VIOLATIONS
 
         unknown = [v for v in self.violate if v not in VIOLATIONS]
         if unknown:

@@ -1,4 +1,4 @@
-"""The one HTTP front: everything about the protocol, over any :class:`~mock_server.engine.Engine`.
+"""The one HTTP front: everything about the protocol, over any :class:`~asr_conformance.mock_server.engine.Engine`.
 
 Routes: ``POST /models/{model_id}`` and the router form ``POST /hf-inference/models/{model_id}`` (ids
 contain ``/``); ``GET /healthz``; the controls under ``/__mock``. Unknown routes get a JSON 404, other
@@ -26,11 +26,16 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
-
-from mock_server import audio
-from mock_server.config import MockConfig
-from mock_server.engine import DecodedAudio, Engine, EngineError, InferenceParams, Transcription
-from mock_server.faults import (
+from asr_conformance.mock_server import audio
+from asr_conformance.mock_server.config import MockConfig
+from asr_conformance.mock_server.engine import (
+    DecodedAudio,
+    Engine,
+    EngineError,
+    InferenceParams,
+    Transcription,
+)
+from asr_conformance.mock_server.faults import (
     FAULT_HEADER,
     NO_FAULT,
     Fault,
@@ -39,8 +44,8 @@ from mock_server.faults import (
     parse_fault,
     parse_prefer,
 )
-from mock_server.journal import CachedResult, Journal, ResultCache, journal_headers
-from mock_server.request import (
+from asr_conformance.mock_server.journal import CachedResult, Journal, ResultCache, journal_headers
+from asr_conformance.mock_server.request import (
     ParsedBody,
     RequestProblem,
     decode_inputs,
@@ -48,7 +53,7 @@ from mock_server.request import (
     parse_body,
     parse_bool_header,
 )
-from mock_server.responses import (
+from asr_conformance.mock_server.responses import (
     COMMON_HEADERS,
     JSON_TYPE,
     MALFORMED_SOUNDFILE,
@@ -63,7 +68,7 @@ from mock_server.responses import (
     short_id,
     success_body,
 )
-from mock_server.validation import RequestValidator
+from asr_conformance.mock_server.validation import RequestValidator
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
 
-from mock_server.faults import CONTROL_HEADERS
-from mock_server.responses import dumps as _dumps
+from asr_conformance.mock_server.faults import CONTROL_HEADERS
+from asr_conformance.mock_server.responses import dumps as _dumps
 
 _SECRET_NAMES = re.compile(r"authorization|cookie|token|secret|api-key|apikey|password", re.IGNORECASE)
 MASK = "***"

@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from mock_server.config import MockConfig
-from mock_server.engine import Chunk, DecodedAudio, InferenceParams, Transcription
-from mock_server.request import params_from_json
+from asr_conformance.mock_server.config import MockConfig
+from asr_conformance.mock_server.engine import Chunk, DecodedAudio, InferenceParams, Transcription
+from asr_conformance.mock_server.request import params_from_json
 
 FRAME_S = 0.02
 SILENCE_DBFS = -50.0
@@ -54,7 +53,7 @@ class _Fixture:
 
 
 class MockEngine:
-    """Implements :class:`mock_server.engine.Engine` with synthetic, reproducible transcripts."""
+    """Implements :class:`asr_conformance.mock_server.engine.Engine` with synthetic, reproducible transcripts."""
 
     def __init__(self, config: MockConfig) -> None:
         self.config = config

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from mock_server.server import MockServer
+    from asr_conformance.mock_server.server import MockServer
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -34,7 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def asr_mock_session() -> Iterator[MockServer]:
     """The shared default mock server of this session (reset by ``asr_mock`` before each test)."""
-    from mock_server.server import MockServer
+    from asr_conformance.mock_server.server import MockServer
 
     with MockServer() as server:
         yield server
@@ -45,8 +45,8 @@ def asr_mock(request: pytest.FixtureRequest) -> Iterator[MockServer]:
     """A running mock: ``.url``, ``.model_url()``, ``.journal()``, ``.set_scenario()``, ``.reset()``."""
     marker = request.node.get_closest_marker("asr_mock")
     if marker is not None and marker.kwargs:
-        from mock_server.config import MockConfig
-        from mock_server.server import MockServer
+        from asr_conformance.mock_server.config import MockConfig
+        from asr_conformance.mock_server.server import MockServer
 
         with MockServer(MockConfig(**marker.kwargs)) as server:
             yield server

@@ -16,8 +16,7 @@ from typing import Any, Literal
 
 import orjson
 import pybase64
-
-from mock_server.engine import InferenceParams
+from asr_conformance.mock_server.engine import InferenceParams
 
 #: keys of ``parameters`` the front interprets (everything else goes to ``InferenceParams.extra``)
 KNOWN_PARAMETERS = frozenset({"return_timestamps", "generation_parameters", "generate_kwargs"})

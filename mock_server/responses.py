@@ -15,9 +15,8 @@ from base64 import urlsafe_b64encode
 from typing import Any
 
 import orjson
-
-from mock_server.config import MockConfig
-from mock_server.engine import Transcription
+from asr_conformance.mock_server.config import MockConfig
+from asr_conformance.mock_server.engine import Transcription
 
 MALFORMED_SOUNDFILE = "Malformed soundfile"
 UNAUTHORIZED = "Invalid username or password."

@@ -17,10 +17,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
-
-from mock_server.config import DEFAULT_MODEL_ID, MockConfig
-from mock_server.engine import Engine
-from mock_server.front import create_app, front_state
+from asr_conformance.mock_server.config import DEFAULT_MODEL_ID, MockConfig
+from asr_conformance.mock_server.engine import Engine
+from asr_conformance.mock_server.front import create_app, front_state
 
 T = TypeVar("T")
 
@@ -38,7 +37,7 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 def default_engine(config: MockConfig) -> Engine:
-    from mock_server.mock_engine import MockEngine
+    from asr_conformance.mock_server.mock_engine import MockEngine
 
     return MockEngine(config)
 
@@ -157,7 +156,7 @@ class MockServer:
         self._call(lambda: self._state().journal.clear())
 
     def set_scenario(self, scenario: dict[str, Any] | None) -> None:
-        """Install a fault scenario (see mock_server.faults); None clears it. Raises FaultSpecError."""
+        """Install a fault scenario (see asr_conformance.mock_server.faults); None clears it. Raises FaultSpecError."""
         self._call(lambda: self._state().set_scenario(scenario))
 
     def reset(self) -> None:

@@ -15,7 +15,7 @@ import json
 from collections import OrderedDict
 from typing import Any
 
-import spec
+from asr_conformance import spec
 
 _MISSING = object()
 _CACHE_SIZE = 1024

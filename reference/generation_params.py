@@ -17,8 +17,9 @@ import json
 import math
 from typing import Any
 
-import spec
-from mock_server.engine import EngineError, InferenceParams
+from asr_conformance.mock_server.engine import EngineError, InferenceParams
+
+from asr_conformance import spec
 
 #: Whisper's decoder length (max_target_positions), prompt included
 MAX_TARGET_POSITIONS = 448

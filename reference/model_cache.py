@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from reference.convert_ct2 import TINY_EN_MODEL_SHA256, convert, tiny_en_source
+from asr_conformance.reference.convert_ct2 import TINY_EN_MODEL_SHA256, convert, tiny_en_source
 
 #: bump when the converter's output changes
 CONVERTER_VERSION = 1

@@ -1,4 +1,4 @@
-"""The reference engine: real Whisper behind the mock's HTTP front (implements ``mock_server.engine.Engine``).
+"""The reference engine: real Whisper behind the mock's HTTP front (implements ``asr_conformance.mock_server.engine.Engine``).
 
 * The model loads in a background thread at :meth:`WhisperEngine.start`; until then the front answers
   503 with ``estimated_time`` (or holds requests that send ``x-wait-for-model: true``).
@@ -7,7 +7,7 @@
   batched and are re-seeded with ``seed`` each time, so that the same request gives the same text.
 * The queue is bounded (``max_queue``: 503 beyond it) and each request has a timeout (504).
 * ``validation="strict"`` refuses what it cannot honour (400 naming the parameter, see
-  :mod:`reference.generation_params`); ``"passthrough"`` hands parameters to ``generate()`` and maps its
+  :mod:`asr_conformance.reference.generation_params`); ``"passthrough"`` hands parameters to ``generate()`` and maps its
   exceptions as the HF service did: ValueError/TypeError/AssertionError -> 400 ``{"error": str}``,
   anything else -> 500 ``{"error": "unknown error", "warnings": [...]}``.
 * All model work happens on one worker thread (one accelerator, one stream of batches).
@@ -28,11 +28,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-
-from mock_server.config import MockConfig
-from mock_server.engine import DecodedAudio, EngineError, InferenceParams, Transcription
-from reference.generation_params import check_passthrough, check_strict, generate_kwargs, is_sampling
-from reference.whisper_runner import WhisperRunner, resolve_device, resolve_dtype
+from asr_conformance.mock_server.config import MockConfig
+from asr_conformance.mock_server.engine import DecodedAudio, EngineError, InferenceParams, Transcription
+from asr_conformance.reference.generation_params import (
+    check_passthrough,
+    check_strict,
+    generate_kwargs,
+    is_sampling,
+)
+from asr_conformance.reference.whisper_runner import WhisperRunner, resolve_device, resolve_dtype
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +94,7 @@ def _weights_bytes(model: str) -> int:
 
 
 class WhisperEngine:
-    """Implements :class:`mock_server.engine.Engine` with a transformers Whisper model."""
+    """Implements :class:`asr_conformance.mock_server.engine.Engine` with a transformers Whisper model."""
 
     def __init__(self, settings: EngineSettings, runner: WhisperRunner | None = None) -> None:
         self.settings = settings

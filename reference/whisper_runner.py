@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from mock_server.engine import Chunk, Transcription
+from asr_conformance.mock_server.engine import Chunk, Transcription
 
 SAMPLE_RATE = 16000
 #: Whisper's window: longer audio needs long-form generation

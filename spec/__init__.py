@@ -12,10 +12,8 @@ import json
 from functools import cache
 from typing import Any
 
-from jsonschema import Draft7Validator
-
-from spec import loader
-from spec.model import (
+from asr_conformance.spec import loader
+from asr_conformance.spec.model import (
     Domain,
     DomainValue,
     Erratum,
@@ -26,7 +24,8 @@ from spec.model import (
     View,
     default_severity,
 )
-from spec.schemas import SCHEMA_NAMES
+from asr_conformance.spec.schemas import SCHEMA_NAMES
+from jsonschema import Draft7Validator
 
 #: The page the tables were transcribed from (must match spec/source/tables.toml; a test checks it).
 UPSTREAM = Upstream(
@@ -45,7 +44,7 @@ def _view(view: View | str) -> View:
 def _schema(name: str, view: View) -> dict[str, Any]:
     if name not in SCHEMA_NAMES:
         raise ValueError(f"unknown schema {name!r}; expected one of {SCHEMA_NAMES}")
-    from spec.generate import schema_path  # the generator's path layout is the single source
+    from asr_conformance.spec.generate import schema_path  # the generator's path layout is the single source
 
     return json.loads(schema_path(name, view).read_text())
 
@@ -87,7 +86,7 @@ def response_headers() -> list[HeaderRule]:
 
 @cache
 def _openapi() -> dict[str, Any]:
-    from spec.generate import OPENAPI_PATH
+    from asr_conformance.spec.generate import OPENAPI_PATH
 
     return json.loads(OPENAPI_PATH.read_text())
 

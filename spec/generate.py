@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from spec.loader import SPEC_DIR
-from spec.model import View
-from spec.openapi_doc import build_openapi
-from spec.schemas import SCHEMA_NAMES, build
+from asr_conformance.spec.loader import SPEC_DIR
+from asr_conformance.spec.model import View
+from asr_conformance.spec.openapi_doc import build_openapi
+from asr_conformance.spec.schemas import SCHEMA_NAMES, build
 
 GENERATED_DIR = SPEC_DIR / "generated"
 OPENAPI_PATH = SPEC_DIR / "openapi.json"

@@ -1,4 +1,4 @@
-"""Reads the hand-written sources under ``spec/source`` into the data types of :mod:`spec.model`."""
+"""Reads the hand-written sources under ``spec/source`` into the data types of :mod:`asr_conformance.spec.model`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from spec.model import (
+from asr_conformance.spec.model import (
     Domain,
     DomainValue,
     Erratum,

@@ -12,9 +12,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from spec import loader
-from spec.model import View
-from spec.schemas import SCHEMA_NAMES, build
+from asr_conformance.spec import loader
+from asr_conformance.spec.model import View
+from asr_conformance.spec.schemas import SCHEMA_NAMES, build
 
 STATUSES = ("200", "400", "401", "403", "404", "410", "413", "429", "500", "503")
 _DESCRIPTIONS = {

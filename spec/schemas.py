@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from spec import loader, patch
-from spec.model import Field, View
+from asr_conformance.spec import loader, patch
+from asr_conformance.spec.model import Field, View
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 SCHEMA_NAMES = ("request", "headers", "response", "error")

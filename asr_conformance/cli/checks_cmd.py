@@ -16,8 +16,8 @@ def checks() -> None:
 @click.option("--legacy/--no-legacy", default=True, show_default=True, help="Include legacy checks.")
 def list_checks(legacy: bool) -> None:
     """Table of every check: id, severity, evidence, title."""
-    from conformance.checks import select
-    from conformance.checks.registry import is_legacy, severity_of
+    from asr_conformance.conformance.checks import select
+    from asr_conformance.conformance.checks.registry import is_legacy, severity_of
 
     rows = [
         (
@@ -41,9 +41,9 @@ def list_checks(legacy: bool) -> None:
 @click.argument("check_id")
 def explain(check_id: str) -> None:
     """What CHECK_ID tests, where the spec says so, how much it weighs, and what makes it fire."""
-    from conformance.checks import get
-    from conformance.checks.registry import is_legacy, severity_of
-    from mock_server.violations import VIOLATIONS
+    from asr_conformance.conformance.checks import get
+    from asr_conformance.conformance.checks.registry import is_legacy, severity_of
+    from asr_conformance.mock_server.violations import VIOLATIONS
 
     try:
         chk = get(check_id)
@@ -64,8 +64,7 @@ def explain(check_id: str) -> None:
 
 def _describe_ref(ref: str) -> str:
     """The erratum title or the table row description behind a spec reference."""
-    import spec
-
+    from asr_conformance import spec
     for erratum in spec.errata():
         if erratum.id == ref:
             return f" — {erratum.title}"

@@ -1,4 +1,4 @@
-"""``asr-conformance compare`` and ``asr-conformance proxy``: thin shells over conformance.compare/.proxy."""
+"""``asr-conformance compare`` and ``asr-conformance proxy``: thin shells over asr_conformance.conformance.compare/.proxy."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def compare(
     unknown = [s for s in synthetic if s not in targets]
     if unknown:
         raise click.UsageError(f"--synthetic {unknown[0]!r} is not one of the --target values")
-    from conformance.runner import RunConfig
+    from asr_conformance.conformance.runner import RunConfig
 
     token = token_from_env(token_env)
     config = RunConfig(
@@ -131,9 +131,9 @@ async def _compare(
     wer_threshold: float,
     synthetic: tuple[str, ...],
 ) -> int:
-    from conformance.compare import CompareUnreachable, run_compare
-    from conformance.compare_report import write
-    from conformance.targets import TargetError
+    from asr_conformance.conformance.compare import CompareUnreachable, run_compare
+    from asr_conformance.conformance.compare_report import write
+    from asr_conformance.conformance.targets import TargetError
 
     recorders: dict[int, Any] = {}
     infos: list[Any] = []
@@ -141,7 +141,7 @@ async def _compare(
     labels: list[str] = []
 
     def on_open(opened: Any) -> None:
-        from conformance.compare import labels_for
+        from asr_conformance.conformance.compare import labels_for
 
         infos.extend(t.info for t in opened)
         labels.extend(labels_for(infos))
@@ -149,7 +149,7 @@ async def _compare(
     done = [0]
 
     def on_event(index: int, event: Any) -> None:
-        from conformance.model import CaseFinished, RunStarted
+        from asr_conformance.conformance.model import CaseFinished, RunStarted
 
         if index == 0 and isinstance(event, CaseFinished):
             done[0] += 1
@@ -158,7 +158,7 @@ async def _compare(
         if record is None:
             return
         if isinstance(event, RunStarted):
-            from conformance.cassette import CassetteRecorder
+            from asr_conformance.conformance.cassette import CassetteRecorder
 
             recorders[index] = CassetteRecorder(
                 record,
@@ -236,7 +236,7 @@ def proxy(
     parts = urlsplit(upstream)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise click.UsageError(f"--upstream must be an http(s):// URL, not {upstream!r}")
-    from conformance.proxy import ProxyConfig, create_app
+    from asr_conformance.conformance.proxy import ProxyConfig, create_app
 
     config = ProxyConfig(upstream=upstream, strict=strict, log_path=log_path, view=view, timeout_s=timeout_s)
     try:
@@ -248,7 +248,7 @@ def proxy(
 async def _serve(app: object, host: str, port: int, upstream: str, log_path: Path, strict: bool) -> None:
     from aiohttp import web
 
-    from conformance.transport import public_url
+    from asr_conformance.conformance.transport import public_url
 
     assert isinstance(app, web.Application)
     runner = web.AppRunner(app, access_log=None)

@@ -15,7 +15,7 @@ FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def _print_violations() -> None:
-    from mock_server.violations import VIOLATIONS
+    from asr_conformance.mock_server.violations import VIOLATIONS
 
     width = max(map(len, VIOLATIONS))
     for name, line in VIOLATIONS.items():
@@ -74,9 +74,9 @@ def mock(
     if "list" in violate:
         _print_violations()
         return
-    from mock_server.config import DEFAULT_MAX_BODY_BYTES, DEFAULT_MODEL_ID, MockConfig
-    from mock_server.faults import FaultSpecError, Scenario
-    from mock_server.mock_engine import MockEngine
+    from asr_conformance.mock_server.config import DEFAULT_MAX_BODY_BYTES, DEFAULT_MODEL_ID, MockConfig
+    from asr_conformance.mock_server.faults import FaultSpecError, Scenario
+    from asr_conformance.mock_server.mock_engine import MockEngine
 
     scenario_data: dict[str, Any] | None = None
     if scenario is not None:
@@ -103,7 +103,7 @@ def mock(
         engine = MockEngine(config)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    from mock_server.server import new_event_loop
+    from asr_conformance.mock_server.server import new_event_loop
 
     try:
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
@@ -113,7 +113,7 @@ def mock(
 
 
 async def _serve(config: Any, engine: Any, host: str, port: int, model_id: str) -> None:
-    from mock_server.server import start_server
+    from asr_conformance.mock_server.server import start_server
 
     runner, url = await start_server(config, engine, host=host, port=port)
     # everything loaded so far lives as long as the process: keep it out of the collector's full passes

@@ -19,7 +19,7 @@ PACKAGED_TINY_EN = "tiny.en"
 def _resolve_model(model: str) -> str:
     if model != PACKAGED_TINY_EN:
         return model
-    from reference.model_cache import ensure_tiny_en
+    from asr_conformance.reference.model_cache import ensure_tiny_en
 
     try:
         return str(ensure_tiny_en())
@@ -81,8 +81,8 @@ def reference(
     max_audio_seconds: float,
 ) -> None:
     """Serve a real Whisper model behind the HF Inference API automatic-speech-recognition protocol."""
-    from mock_server.config import DEFAULT_MODEL_ID
-    from reference.whisper_engine import EngineSettings, WhisperEngine, front_config
+    from asr_conformance.mock_server.config import DEFAULT_MODEL_ID
+    from asr_conformance.reference.whisper_engine import EngineSettings, WhisperEngine, front_config
 
     settings = EngineSettings(
         model=_resolve_model(model),
@@ -106,7 +106,7 @@ def reference(
 
 
 async def _serve(config: Any, engine: Any, host: str, port: int, model_id: str) -> None:
-    from mock_server.server import start_server
+    from asr_conformance.mock_server.server import start_server
 
     runner, url = await start_server(config, engine, host=host, port=port)
     stop = asyncio.Event()
@@ -150,8 +150,8 @@ async def _serve(config: Any, engine: Any, host: str, port: int, model_id: str) 
 def convert_ct2(src: str, out: Path, store_dtype: str) -> None:
     """Convert a CTranslate2 Whisper directory SRC (or 'tiny.en', the packaged one) to a transformers
     checkpoint at OUT. Offline; reads model.bin, config.json and tokenizer.json."""
-    from reference.convert_ct2 import convert, tiny_en_source
-    from reference.ct2_model import CT2FormatError
+    from asr_conformance.reference.convert_ct2 import convert, tiny_en_source
+    from asr_conformance.reference.ct2_model import CT2FormatError
 
     try:
         source = tiny_en_source() if src == PACKAGED_TINY_EN else Path(src)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from conformance import expectations as exp
-from conformance.model import Severity
-from conformance.reports import FORMATS, read_events, write_reports
-from conformance.reports.markdown import render
-from conformance.reports.tally import RunTally, tally_events
+from asr_conformance.conformance import expectations as exp
+from asr_conformance.conformance.model import Severity
+from asr_conformance.conformance.reports import FORMATS, read_events, write_reports
+from asr_conformance.conformance.reports.markdown import render
+from asr_conformance.conformance.reports.tally import RunTally, tally_events
 
 _EVENTS = click.Path(exists=True, dir_okay=False, path_type=Path)
 

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from asr_conformance.cli.options import parse_headers, token_from_env
-from conformance.model import CaseFinished, Event, Outcome, Request, RunFinished, RunStarted
+from asr_conformance.conformance.model import CaseFinished, Event, Outcome, Request, RunFinished, RunStarted
 
 BUILTIN: dict[str, Any] = {
     "profile": "default",
@@ -35,7 +35,7 @@ def _split_ids(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _defaults() -> dict[str, Any]:
-    from conformance.settings import SettingsError, load_defaults
+    from asr_conformance.conformance.settings import SettingsError, load_defaults
 
     try:
         return load_defaults()
@@ -157,13 +157,13 @@ def run(**opts: Any) -> None:
 
 
 def _build_config(opts: dict[str, Any], settings: dict[str, Any]) -> Any:
-    from conformance.runner import RunConfig
+    from asr_conformance.conformance.runner import RunConfig
 
     token_env = _pick(opts["token_env"], settings, "token_env")
     target = _pick(opts["target"], settings, "target")
     violate = tuple(opts["mock_violate"])
     if violate:
-        from mock_server.violations import VIOLATIONS
+        from asr_conformance.mock_server.violations import VIOLATIONS
 
         unknown = [v for v in violate if v not in VIOLATIONS]
         if unknown:
@@ -194,7 +194,7 @@ def _build_config(opts: dict[str, Any], settings: dict[str, Any]) -> Any:
         mock_violate=violate,
         record=_path(_pick(opts["record"], settings, "record")),
     )
-    from conformance.runner import selected_checks
+    from asr_conformance.conformance.runner import selected_checks
 
     try:
         selected_checks(config)
@@ -208,24 +208,24 @@ def _path(value: Any) -> Path | None:
 
 
 def _dry_run(config: Any) -> None:
-    from conformance.runner import offline_info, plan
+    from asr_conformance.conformance.runner import offline_info, plan
 
     info = offline_info(config)
     cases = plan(replace(config, seed=config.seed or 0), info)
     for case in cases:
-        from conformance.runner import describe
+        from asr_conformance.conformance.runner import describe
 
         click.echo(f"{case.id:10} {case.phase:9} {case.kind:22} {describe(case)}")
     click.echo(f"{len(cases)} cases planned for {info.name} (seed {config.seed or 0}); nothing sent")
 
 
 async def _run(config: Any, expectations: Path | None, plain: bool) -> int:
-    from conformance.reports import open_writers
-    from conformance.reports.markdown import render
-    from conformance.reports.tally import RunTally
-    from conformance.runner import TargetUnreachable, open_for
-    from conformance.runner import run as run_suite
-    from conformance.targets import TargetError
+    from asr_conformance.conformance.reports import open_writers
+    from asr_conformance.conformance.reports.markdown import render
+    from asr_conformance.conformance.reports.tally import RunTally
+    from asr_conformance.conformance.runner import TargetUnreachable, open_for
+    from asr_conformance.conformance.runner import run as run_suite
+    from asr_conformance.conformance.targets import TargetError
 
     try:
         target = await open_for(config)
@@ -239,7 +239,7 @@ async def _run(config: Any, expectations: Path | None, plain: bool) -> int:
 
     def on_event(event: Event) -> None:
         if isinstance(event, RunStarted) and config.record is not None:
-            from conformance.cassette import CassetteRecorder
+            from asr_conformance.conformance.cassette import CassetteRecorder
 
             recorder = CassetteRecorder(
                 config.record, event, target_info=target.info, secrets=(config.token,) if config.token else ()
@@ -264,7 +264,7 @@ async def _run(config: Any, expectations: Path | None, plain: bool) -> int:
     if config.report_dir:
         click.echo(f"reports: {config.report_dir}/")
     if expectations is not None:
-        from conformance.expectations import gate
+        from asr_conformance.conformance.expectations import gate
 
         result = gate(expectations, tally, config.fail_on)
         click.echo(result.render())
@@ -287,7 +287,7 @@ def _print_summary(markdown: str, plain: bool) -> None:
 
 def find_case(events_path: Path, replay_id: str) -> tuple[CaseFinished, dict[str, Any], list[Request]]:
     """The case with this replay id in an events file: its event, its case JSON and its exact requests."""
-    from conformance.reports import read_events
+    from asr_conformance.conformance.reports import read_events
 
     for event in read_events(events_path):
         if not isinstance(event, CaseFinished):
@@ -326,8 +326,8 @@ def replay(**opts: Any) -> None:
     settings = _defaults()
     report_dir = _path(_pick(opts["report_dir"], settings, "report_dir")) or Path("reports")
     _, case_json, requests = find_case(_events_file(report_dir), opts["replay_id"])
-    from conformance.generation.caseio import case_from_json
-    from conformance.runner import RunConfig
+    from asr_conformance.conformance.generation.caseio import case_from_json
+    from asr_conformance.conformance.runner import RunConfig
 
     token_env = _pick(opts["token_env"], settings, "token_env")
     config = RunConfig(
@@ -342,8 +342,8 @@ def replay(**opts: Any) -> None:
 
 
 async def _replay(config: Any, case: Any, requests: list[Request]) -> int:
-    from conformance.runner import Budget, judge, open_for, send_requests
-    from conformance.targets import TargetError
+    from asr_conformance.conformance.runner import Budget, judge, open_for, send_requests
+    from asr_conformance.conformance.targets import TargetError
 
     try:
         target = await open_for(config)
@@ -365,7 +365,7 @@ async def _replay(config: Any, case: Any, requests: list[Request]) -> int:
             click.echo(f"      [{failure.severity}] {failure.message}")
     if finished.repro:
         click.echo("repro:\n" + finished.repro.curl)
-    from conformance.runner import exit_code
+    from asr_conformance.conformance.runner import exit_code
 
     return exit_code(finished.results, config.fail_on)
 

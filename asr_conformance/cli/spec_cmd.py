@@ -17,7 +17,7 @@ def spec() -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when outputs are stale.")
 def generate(check: bool) -> None:
     """Write spec/generated/*/*.schema.json and spec/openapi.json from spec/source."""
-    from spec import generate as gen
+    from asr_conformance.spec import generate as gen
 
     if check:
         diff = gen.check()
@@ -36,8 +36,7 @@ def generate(check: bool) -> None:
 @spec.command()
 def summary() -> None:
     """Print what the spec holds: fields per table, errata, domain sizes."""
-    import spec as s
-
+    from asr_conformance import spec as s
     u = s.UPSTREAM
     click.echo(f"upstream: {u.repo}/{u.path} @ {u.commit[:8]} ({u.date})")
     per_table = Counter(f.table for f in s.fields())

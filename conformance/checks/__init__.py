@@ -5,8 +5,15 @@ verdicts. Severity follows each constraint's evidence tag (``spec.default_severi
 only when asked for. Ids are never reused: withdrawn ones stay in ``RETIRED``.
 """
 
-from conformance.checks.base import Check, CheckContext, Problem, Skip
-from conformance.checks.registry import RETIRED, all_checks, get, run_check, run_checks, select
+from asr_conformance.conformance.checks.base import Check, CheckContext, Problem, Skip
+from asr_conformance.conformance.checks.registry import (
+    RETIRED,
+    all_checks,
+    get,
+    run_check,
+    run_checks,
+    select,
+)
 
 __all__ = [
     "RETIRED",

@@ -1,7 +1,7 @@
 """The check registry: every check has a stable id, a title, evidence, a spec reference and a doc line.
 
 A check is a function over a :class:`CheckContext` that returns problems as strings (or nothing). The
-registry turns them into :class:`~conformance.model.CheckResult` values with the check's severity, which
+registry turns them into :class:`~asr_conformance.conformance.model.CheckResult` values with the check's severity, which
 follows from its evidence tag (``spec.default_severity``). Ids are never reused: a retired check keeps
 its id in ``RETIRED``.
 """
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from conformance.cases import CaseSpec
-from conformance.model import Exchange
-from conformance.target import TargetInfo
+from asr_conformance.conformance.cases import CaseSpec
+from asr_conformance.conformance.model import Exchange
+from asr_conformance.conformance.target import TargetInfo
 
 
 class Skip(Exception):
@@ -67,7 +67,7 @@ CheckFn = Callable[[CheckContext], Iterable[str | Problem] | None]
 
 @dataclass(frozen=True)
 class Check:
-    """One registered check (see ``conformance.checks`` for the registry)."""
+    """One registered check (see ``asr_conformance.conformance.checks`` for the registry)."""
 
     id: str  # stable, snake_case, never reused
     title: str

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from conformance.checks.base import CheckContext, Problem, Skip, check
-from conformance.checks.reading import (
+from asr_conformance.conformance.checks.base import CheckContext, Problem, Skip, check
+from asr_conformance.conformance.checks.reading import (
     answered,
     body_excerpt,
     expects_rejection,
@@ -18,7 +18,7 @@ from conformance.checks.reading import (
     response_json,
     where,
 )
-from conformance.checks.schema import error_shape_problems
+from asr_conformance.conformance.checks.schema import error_shape_problems
 
 #: Codecs the API's parameter guide names ("Flac, Wav, Mp3, Ogg etc."); the rest are the "etc.", seen
 #: working through ffmpeg but never promised.

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import cache
 
-import spec
-from conformance.checks.base import CheckContext, Problem, check
-from conformance.checks.reading import (
+from asr_conformance.conformance.checks.base import CheckContext, Problem, check
+from asr_conformance.conformance.checks.reading import (
     answered,
     body_excerpt,
     expects_rejection,
     response_json,
     where,
 )
+
+from asr_conformance import spec
 
 #: What the API answers a request it must refuse (bad parameters, undecodable audio, too large).
 REJECTION_STATUSES = frozenset({400, 413})

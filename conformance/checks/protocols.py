@@ -1,4 +1,4 @@
-"""Checks over multi-request scenarios (``CaseSpec.protocol``; order of exchanges in ``conformance.cases``).
+"""Checks over multi-request scenarios (``CaseSpec.protocol``; order of exchanges in ``asr_conformance.conformance.cases``).
 
 Each scenario is judged only when the target could be made to show the behaviour; otherwise the check
 is SKIP ("not exercised"), never PASS.
@@ -9,16 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from conformance.checks.base import CheckContext, Problem, Skip, check
-from conformance.checks.reading import (
+from asr_conformance.conformance.checks.base import CheckContext, Problem, Skip, check
+from asr_conformance.conformance.checks.reading import (
     body_excerpt,
     header_true,
     request_form,
     response_json,
     short,
 )
-from conformance.checks.schema import error_shape_problems
-from conformance.model import Exchange, Response
+from asr_conformance.conformance.checks.schema import error_shape_problems
+from asr_conformance.conformance.model import Exchange, Response
 
 
 def protocol(*names: str) -> Callable[[CheckContext], bool]:

@@ -10,8 +10,8 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from conformance.checks.base import CheckContext
-from conformance.model import Exchange, Request, Response
+from asr_conformance.conformance.checks.base import CheckContext
+from asr_conformance.conformance.model import Exchange, Request, Response
 
 #: Case kinds whose requests are invalid and must be rejected with a 4xx.
 REJECT_KINDS = frozenset({"negative", "malformed_audio"})

@@ -1,6 +1,6 @@
 """The registry: every check by id, selection, and turning a check's problems into verdicts.
 
-Verdicts follow the Bowtie/Schemathesis vocabulary (``conformance.model.Outcome``). Before any check
+Verdicts follow the Bowtie/Schemathesis vocabulary (``asr_conformance.conformance.model.Outcome``). Before any check
 looks at a case, the case itself may rule out a verdict:
 
 * a transport error (reset, timeout) on any exchange → ERROR: the target broke;
@@ -8,7 +8,7 @@ looks at a case, the case itself may rule out a verdict:
   so is a 401/403 outside the auth scenarios (the target wants a token the run does not have);
 * a body that claims to be JSON, or a 200 (which must be JSON), that does not parse → ERROR.
 
-A check that raises :class:`~conformance.checks.base.Skip` is SKIP; one that crashes is ERROR with the
+A check that raises :class:`~asr_conformance.conformance.checks.base.Skip` is SKIP; one that crashes is ERROR with the
 exception's last traceback line, and the run goes on.
 """
 
@@ -17,11 +17,12 @@ from __future__ import annotations
 import traceback
 from collections.abc import Iterable
 
-import spec
-from conformance.checks import data, http, protocols, schema, timestamps
-from conformance.checks.base import Check, CheckContext, Problem, Skip
-from conformance.checks.reading import is_json_media, response_json
-from conformance.model import CheckResult, Failure, Outcome, Severity
+from asr_conformance.conformance.checks import data, http, protocols, schema, timestamps
+from asr_conformance.conformance.checks.base import Check, CheckContext, Problem, Skip
+from asr_conformance.conformance.checks.reading import is_json_media, response_json
+from asr_conformance.conformance.model import CheckResult, Failure, Outcome, Severity
+
+from asr_conformance import spec
 
 _MODULES = (http, schema, data, protocols, timestamps)
 

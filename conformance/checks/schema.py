@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import spec
-from conformance.checks.base import CheckContext, check
-from conformance.checks.http import PLAIN_TEXT_STATUSES
-from conformance.checks.reading import answered, body_excerpt, response_json, short, where
+from asr_conformance.conformance.checks.base import CheckContext, check
+from asr_conformance.conformance.checks.http import PLAIN_TEXT_STATUSES
+from asr_conformance.conformance.checks.reading import answered, body_excerpt, response_json, short, where
+
+from asr_conformance import spec
 
 
 def _always(ctx: CheckContext) -> bool:

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
-import spec
-from conformance.checks.base import CheckContext, Problem, Skip, check
-from conformance.checks.reading import asks_timestamps, short, successes, where
+from asr_conformance.conformance.checks.base import CheckContext, Problem, Skip, check
+from asr_conformance.conformance.checks.reading import asks_timestamps, short, successes, where
+
+from asr_conformance import spec
 
 #: Whisper quantises timestamps to 20 ms; allow one step past the true end on top of the case's tolerance.
 TIMESTAMP_STEP_S = 0.02

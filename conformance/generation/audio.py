@@ -1,7 +1,7 @@
-"""Render :class:`~conformance.cases.AudioRecipe` values to file bytes, deterministically.
+"""Render :class:`~asr_conformance.conformance.cases.AudioRecipe` values to file bytes, deterministically.
 
 Signals come from numpy (silence, tone, noise seeded by the recipe) or espeak-ng (speech), are cut or
-padded to exactly the recipe's duration, and are encoded by the shared ``mock_server.audio.encode``. The
+padded to exactly the recipe's duration, and are encoded by the shared ``asr_conformance.mock_server.audio.encode``. The
 true duration is therefore the recipe's; lossy codecs add encoder delay and padding, which the
 tolerance returned by :func:`duration_tolerance` covers.
 """
@@ -16,9 +16,8 @@ import subprocess
 
 import numpy as np
 import soundfile
-
-from conformance.cases import AudioRecipe
-from mock_server.audio import encode
+from asr_conformance.conformance.cases import AudioRecipe
+from asr_conformance.mock_server.audio import encode
 
 CODECS: tuple[str, ...] = ("wav", "flac", "ogg", "opus", "mp3", "webm", "m4a")
 #: rates each codec stores as is (others are resampled by the encoder, which changes what we claim)

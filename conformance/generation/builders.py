@@ -6,16 +6,16 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from conformance.cases import AudioRecipe, CaseSpec
-from conformance.generation.audio import duration_tolerance, render
-from conformance.generation.values import (
+from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
+from asr_conformance.conformance.generation.audio import duration_tolerance, render
+from asr_conformance.conformance.generation.values import (
     FieldValue,
     field_types,
     inputs_differs,
     is_object_shaped,
     parameters_from,
 )
-from conformance.model import RequestForm
+from asr_conformance.conformance.model import RequestForm
 
 
 def _meta(recipe: AudioRecipe | None, values: Sequence[FieldValue], **extra: Any) -> dict[str, Any]:
@@ -151,7 +151,7 @@ def malformed(
 def protocol(
     case_id: str, phase: str, recipe: AudioRecipe, scenario: str, form: RequestForm = "raw"
 ) -> CaseSpec:
-    """A multi-request scenario (see ``conformance.cases``)."""
+    """A multi-request scenario (see ``asr_conformance.conformance.cases``)."""
     return CaseSpec(
         id=case_id,
         phase=phase,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from conformance.cases import AudioRecipe, CaseSpec
+from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
 
 
 def case_to_json(case: CaseSpec) -> dict[str, Any]:

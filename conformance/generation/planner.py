@@ -14,20 +14,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from conformance.cases import AudioRecipe, CaseSpec
-from conformance.generation import builders
-from conformance.generation.audio import (
+from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
+from asr_conformance.conformance.generation import builders
+from asr_conformance.conformance.generation.audio import (
     CODEC_FORMATS,
     CODEC_RATES,
     CODECS,
     SENTENCES,
     espeak_available,
 )
-from conformance.generation.render import MALFORMED_KINDS
-from conformance.generation.strategies import draw_examples, fuzz_cases
-from conformance.generation.values import FieldValue, by_bucket, load_values, survives_serialisation
-from conformance.profiles import Profile
-from conformance.target import TargetInfo
+from asr_conformance.conformance.generation.render import MALFORMED_KINDS
+from asr_conformance.conformance.generation.strategies import draw_examples, fuzz_cases
+from asr_conformance.conformance.generation.values import (
+    FieldValue,
+    by_bucket,
+    load_values,
+    survives_serialisation,
+)
+from asr_conformance.conformance.profiles import Profile
+from asr_conformance.conformance.target import TargetInfo
 
 
 def _tone(seed: int, duration: float = 1.0, codec: str = "wav", rate: int = 16000) -> AudioRecipe:

@@ -1,7 +1,7 @@
-"""Turn a :class:`~conformance.cases.CaseSpec` into the HTTP requests it stands for.
+"""Turn a :class:`~asr_conformance.conformance.cases.CaseSpec` into the HTTP requests it stands for.
 
 A single case is one request; a protocol case is the fixed sequence its scenario names (see
-``conformance.cases``). Nothing here knows about targets or secrets: the transport adds auth.
+``asr_conformance.conformance.cases``). Nothing here knows about targets or secrets: the transport adds auth.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ import json
 import re
 
 import numpy as np
-
-from conformance.cases import CaseSpec
-from conformance.generation.audio import MIME, render
-from conformance.generation.values import MISSING, resolve_inputs
-from conformance.model import Request
-from mock_server.audio import AudioDecodeError, decode
+from asr_conformance.conformance.cases import CaseSpec
+from asr_conformance.conformance.generation.audio import MIME, render
+from asr_conformance.conformance.generation.values import MISSING, resolve_inputs
+from asr_conformance.conformance.model import Request
+from asr_conformance.mock_server.audio import AudioDecodeError, decode
 
 JSON = "application/json"
 _PLAIN_BASE64 = re.compile(r"[A-Za-z0-9+/=]*")

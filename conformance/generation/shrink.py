@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 
-from conformance.cases import AudioRecipe, CaseSpec
-from conformance.generation.audio import duration_tolerance, valid_recipe
+from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
+from asr_conformance.conformance.generation.audio import duration_tolerance, valid_recipe
 
 SIMPLEST = AudioRecipe("wav", 16000, 1, "s16", 1.0, "tone", 0)
 

@@ -9,16 +9,21 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
+from asr_conformance.conformance.generation import builders
+from asr_conformance.conformance.generation.audio import (
+    CODEC_FORMATS,
+    CODEC_RATES,
+    CODECS,
+    SENTENCES,
+    espeak_available,
+)
+from asr_conformance.conformance.generation.render import MALFORMED_KINDS
+from asr_conformance.conformance.generation.values import FieldValue, by_bucket, survives_serialisation
+from asr_conformance.conformance.profiles import Profile
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
-
-from conformance.cases import AudioRecipe, CaseSpec
-from conformance.generation import builders
-from conformance.generation.audio import CODEC_FORMATS, CODEC_RATES, CODECS, SENTENCES, espeak_available
-from conformance.generation.render import MALFORMED_KINDS
-from conformance.generation.values import FieldValue, by_bucket, survives_serialisation
-from conformance.profiles import Profile
 
 T = TypeVar("T")
 

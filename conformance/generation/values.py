@@ -90,8 +90,7 @@ def json_type(value: Any) -> str:
 @cache
 def load_values() -> tuple[FieldValue, ...]:
     """Every domain value the spec knows, sorted by path then bucket (stable for seeding)."""
-    import spec
-
+    from asr_conformance import spec
     out: list[FieldValue] = []
     for path, domain in sorted(spec.domains().items()):
         for bucket in BUCKETS:
@@ -127,8 +126,7 @@ def boundary_values(known: Iterable[FieldValue]) -> list[FieldValue]:
 @cache
 def field_types() -> dict[str, str]:
     """Documented JSON type of each payload path ("integer", "number", ...; enums are left out)."""
-    import spec
-
+    from asr_conformance import spec
     types = {}
     for row in spec.fields():
         base = str(row.type).removesuffix("[]")

@@ -10,7 +10,7 @@ as it happens and closes them at the end, so a report never needs a second pass 
     for w in writers:
         w.close()
 
-Writer modules are imported on demand, so ``import conformance.reports`` stays cheap.
+Writer modules are imported on demand, so ``import asr_conformance.conformance.reports`` stays cheap.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from conformance.model import Event, event_from_json
+from asr_conformance.conformance.model import Event, event_from_json
 
 
 class ReportWriter(Protocol):
@@ -34,10 +34,10 @@ class ReportWriter(Protocol):
 
 #: format name -> (module:class, file name in the report dir)
 FORMATS: dict[str, tuple[str, str]] = {
-    "junit": ("conformance.reports.junit:JUnitWriter", "junit.xml"),
-    "jsonl": ("conformance.reports.jsonl:JsonlWriter", "events.jsonl"),
-    "markdown": ("conformance.reports.markdown:MarkdownWriter", "summary.md"),
-    "html": ("conformance.reports.html:HtmlWriter", "report.html"),
+    "junit": ("asr_conformance.conformance.reports.junit:JUnitWriter", "junit.xml"),
+    "jsonl": ("asr_conformance.conformance.reports.jsonl:JsonlWriter", "events.jsonl"),
+    "markdown": ("asr_conformance.conformance.reports.markdown:MarkdownWriter", "summary.md"),
+    "html": ("asr_conformance.conformance.reports.html:HtmlWriter", "report.html"),
 }
 DEFAULT_FORMATS: tuple[str, ...] = tuple(FORMATS)
 
@@ -87,8 +87,8 @@ def read_events(path: Path) -> Iterator[Event]:
 
 def render_summary(events: Iterable[Event]) -> str:
     """The run summary as Markdown: verdicts per check, failures with repro, spec coverage."""
-    from conformance.reports.markdown import render
-    from conformance.reports.tally import tally_events
+    from asr_conformance.conformance.reports.markdown import render
+    from asr_conformance.conformance.reports.tally import tally_events
 
     return render(tally_events(events))
 

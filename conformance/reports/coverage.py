@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.model import CaseFinished, Outcome
+from asr_conformance.conformance.model import CaseFinished, Outcome
 
 TABLES = ("payload", "headers", "body")
 
@@ -106,7 +106,7 @@ class CoverageCollector:
     def rows(self) -> list[RowCoverage] | None:
         """Every documented row with its use counts; ``None`` when the spec package is unavailable."""
         try:
-            from spec import errata, fields
+            from asr_conformance.spec import errata, fields
         except ImportError:
             return None
         renamed = _renames(errata())

@@ -11,10 +11,16 @@ from collections.abc import Iterable
 from html import escape
 from pathlib import Path
 
-from conformance.model import Outcome
-from conformance.reports.coverage import RowCoverage, summarise
-from conformance.reports.markdown import headline
-from conformance.reports.tally import OUTCOME_ORDER, CheckTally, Example, RenderedFileWriter, RunTally
+from asr_conformance.conformance.model import Outcome
+from asr_conformance.conformance.reports.coverage import RowCoverage, summarise
+from asr_conformance.conformance.reports.markdown import headline
+from asr_conformance.conformance.reports.tally import (
+    OUTCOME_ORDER,
+    CheckTally,
+    Example,
+    RenderedFileWriter,
+    RunTally,
+)
 
 _LABEL = {
     Outcome.PASS: "pass",

@@ -19,8 +19,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conformance.model import CaseFinished, Event, Outcome, event_to_json
-from conformance.reports.tally import redact
+from asr_conformance.conformance.model import CaseFinished, Event, Outcome, event_to_json
+from asr_conformance.conformance.reports.tally import redact
 
 ELIDE_ABOVE = 16 * 1024
 KEEP_PREFIX = 64

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from asr_conformance.conformance.model import Outcome
+from asr_conformance.conformance.reports.tally import CheckTally, RenderedFileWriter, RunTally
 from junit_xml import TestCase, TestSuite, to_xml_report_string
-
-from conformance.model import Outcome
-from conformance.reports.tally import CheckTally, RenderedFileWriter, RunTally
 
 
 def _describe(t: CheckTally) -> str:

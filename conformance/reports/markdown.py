@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.model import Outcome
-from conformance.reports.coverage import summarise
-from conformance.reports.tally import OUTCOME_ORDER, CheckTally, Example, RenderedFileWriter, RunTally
+from asr_conformance.conformance.model import Outcome
+from asr_conformance.conformance.reports.coverage import summarise
+from asr_conformance.conformance.reports.tally import (
+    OUTCOME_ORDER,
+    CheckTally,
+    Example,
+    RenderedFileWriter,
+    RunTally,
+)
 
 EXAMPLES_SHOWN = 3
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from conformance.model import (
+from asr_conformance.conformance.model import (
     CaseFinished,
     CheckResult,
     Event,
@@ -26,7 +26,7 @@ from conformance.model import (
     RunStarted,
     Severity,
 )
-from conformance.reports.coverage import CoverageCollector
+from asr_conformance.conformance.reports.coverage import CoverageCollector
 
 MAX_EXAMPLES = 5  # distinct failure kinds shown per check
 BODY_SNIPPET = 600  # characters of a response body shown in an example
@@ -65,7 +65,9 @@ class CheckInfo:
 def _registered(check_id: str) -> Any:
     """The registry's check, or ``None`` when the registry is missing or lacks the id."""
     try:
-        from conformance.checks import get  # the registry imports every check: only when needed
+        from asr_conformance.conformance.checks import (
+            get,  # the registry imports every check: only when needed
+        )
 
         return get(check_id)
     except (ImportError, KeyError):

@@ -15,9 +15,8 @@ import sys
 from pathlib import Path
 
 import requests
-
-from mock_server.config import MockConfig
-from mock_server.server import MockServer
+from asr_conformance.mock_server.config import MockConfig
+from asr_conformance.mock_server.server import MockServer
 
 ALNUM = string.ascii_letters + string.digits
 CANARY = "hf_canary" + "".join(secrets.choice(ALNUM) for _ in range(25))

@@ -8,9 +8,8 @@ import requests
 import vcr
 import vcr.serialize
 import vcr.serializers.yamlserializer
-
-from conformance.cases import AudioRecipe, CaseSpec
-from conformance.cassette import (
+from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
+from asr_conformance.conformance.cassette import (
     MISS_PREFIX,
     CassetteError,
     CassetteRecorder,
@@ -18,7 +17,7 @@ from conformance.cassette import (
     case_to_json,
     load,
 )
-from conformance.model import (
+from asr_conformance.conformance.model import (
     CaseFinished,
     CheckResult,
     Exchange,
@@ -30,7 +29,7 @@ from conformance.model import (
     RunStarted,
     Severity,
 )
-from mock_server.audio import encode
+from asr_conformance.mock_server.audio import encode
 
 TOKEN = "hf_" + "CanaryCanaryCanaryCanary0123456789"
 BASE = "http://127.0.0.1:8999/models/openai/whisper-tiny.en"

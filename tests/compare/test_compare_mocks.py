@@ -7,12 +7,11 @@ import subprocess
 import sys
 
 import pytest
-
-from conformance.compare import MOCK_WER_NOTE, run_compare
-from conformance.compare_report import write
-from conformance.runner import RunConfig
-from mock_server.config import MockConfig
-from mock_server.server import MockServer
+from asr_conformance.conformance.compare import MOCK_WER_NOTE, run_compare
+from asr_conformance.conformance.compare_report import write
+from asr_conformance.conformance.runner import RunConfig
+from asr_conformance.mock_server.config import MockConfig
+from asr_conformance.mock_server.server import MockServer
 
 VIOLATIONS = ("error-key-missing", "chunks-unasked", "reject-mp3")
 

@@ -12,11 +12,10 @@ import time
 
 import pytest
 import requests
-
-from conformance.compare import run_compare
-from conformance.compare_report import render_markdown
-from conformance.runner import RunConfig
-from mock_server.server import MockServer
+from asr_conformance.conformance.compare import run_compare
+from asr_conformance.conformance.compare_report import render_markdown
+from asr_conformance.conformance.runner import RunConfig
+from asr_conformance.mock_server.server import MockServer
 
 pytestmark = [pytest.mark.whisper, pytest.mark.slow]
 
@@ -28,8 +27,8 @@ def reference_server(validation: str) -> MockServer:
     transformers (a lazy-import race, and "Cannot copy out of meta tensor" on the second model; both
     measured here). The CLI runs one engine per process, so only an in-process test meets this.
     """
-    from reference.model_cache import ensure_tiny_en
-    from reference.whisper_engine import EngineSettings, WhisperEngine, front_config
+    from asr_conformance.reference.model_cache import ensure_tiny_en
+    from asr_conformance.reference.whisper_engine import EngineSettings, WhisperEngine, front_config
 
     settings = EngineSettings(model=str(ensure_tiny_en()), device="cpu", validation=validation, max_batch=4)
     engine = WhisperEngine(settings)

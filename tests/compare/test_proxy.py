@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 import requests
 from aiohttp import web
-
-from conformance.proxy import TARGET_ERROR, VIOLATIONS_HEADER, ProxyConfig, create_app
-from mock_server.audio import encode
-from mock_server.config import MockConfig
-from mock_server.server import MockServer
+from asr_conformance.conformance.proxy import TARGET_ERROR, VIOLATIONS_HEADER, ProxyConfig, create_app
+from asr_conformance.mock_server.audio import encode
+from asr_conformance.mock_server.config import MockConfig
+from asr_conformance.mock_server.server import MockServer
 
 
 def wav_tone(seconds: float = 1.0) -> bytes:

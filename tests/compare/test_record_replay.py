@@ -7,13 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from conformance.cassette import load, replay_run
-from conformance.compare import run_compare
-from conformance.model import CaseFinished, RunStarted
-from conformance.runner import RunConfig, suite_version
-from mock_server.config import MockConfig
-from mock_server.server import MockServer
+from asr_conformance.conformance.cassette import load, replay_run
+from asr_conformance.conformance.compare import run_compare
+from asr_conformance.conformance.model import CaseFinished, RunStarted
+from asr_conformance.conformance.runner import RunConfig, suite_version
+from asr_conformance.mock_server.config import MockConfig
+from asr_conformance.mock_server.server import MockServer
 
 FIXTURE = Path(__file__).parent / "fixtures" / "suite-0.0.9-mock.yaml"
 #: Checks that judge live timing: a replay cannot, so they do not apply to recorded exchanges.

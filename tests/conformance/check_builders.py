@@ -6,10 +6,10 @@ import base64
 import json
 from typing import Any
 
-from conformance.cases import AudioRecipe, CaseSpec
-from conformance.checks import CheckContext, get, run_checks
-from conformance.model import CheckResult, Exchange, Request, Response
-from conformance.target import TargetInfo
+from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
+from asr_conformance.conformance.checks import CheckContext, get, run_checks
+from asr_conformance.conformance.model import CheckResult, Exchange, Request, Response
+from asr_conformance.conformance.target import TargetInfo
 
 RECIPE = AudioRecipe(
     codec="wav", sample_rate=16000, channels=1, sample_format="s16", duration_s=2.0, kind="tone"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from asr_conformance.conformance.checks import all_checks, select
 from click.testing import CliRunner
 
 from asr_conformance.cli import main
-from conformance.checks import all_checks, select
 
 
 def run(*args: str):

@@ -20,15 +20,14 @@ from typing import Any
 import numpy as np
 import pytest
 import requests
-
-from conformance.cases import AudioRecipe, CaseSpec
-from conformance.checks import CheckContext, all_checks, run_checks, select
-from conformance.model import CheckResult, Exchange, Outcome, Request, Response
-from conformance.target import TargetInfo
-from mock_server.audio import encode
-from mock_server.config import MockConfig
-from mock_server.server import MockServer
-from mock_server.violations import VIOLATIONS
+from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
+from asr_conformance.conformance.checks import CheckContext, all_checks, run_checks, select
+from asr_conformance.conformance.model import CheckResult, Exchange, Outcome, Request, Response
+from asr_conformance.conformance.target import TargetInfo
+from asr_conformance.mock_server.audio import encode
+from asr_conformance.mock_server.config import MockConfig
+from asr_conformance.mock_server.server import MockServer
+from asr_conformance.mock_server.violations import VIOLATIONS
 
 SECONDS = 4.0
 TOKEN = "test-token-not-a-secret"

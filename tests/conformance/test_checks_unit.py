@@ -10,6 +10,9 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
+from asr_conformance.conformance.checks import CheckContext, all_checks, run_checks
+from asr_conformance.conformance.model import Outcome, Response, Severity
+from asr_conformance.conformance.target import TargetInfo
 from check_builders import (
     ERROR_HEADERS,
     MOCK,
@@ -25,10 +28,6 @@ from check_builders import (
     ok,
     raw_request,
 )
-
-from conformance.checks import CheckContext, all_checks, run_checks
-from conformance.model import Outcome, Response, Severity
-from conformance.target import TargetInfo
 
 TS = {"return_timestamps": True}
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from asr_conformance.conformance.checks import Problem, Skip, get, run_checks, select
+from asr_conformance.conformance.checks.base import Check
+from asr_conformance.conformance.model import Outcome, Response, Severity
 from check_builders import MOCK, case, context, err, json_request, ok, raw_request
-
-from conformance.checks import Problem, Skip, get, run_checks, select
-from conformance.checks.base import Check
-from conformance.model import Outcome, Response, Severity
 
 
 def outcomes(ctx, checks=None) -> set[Outcome]:

@@ -9,13 +9,17 @@ import os
 import shutil
 
 import pytest
-
-import spec
-from conformance.cases import AudioRecipe
-from conformance.generation.audio import CODEC_FORMATS, CODEC_RATES, CODECS, render, valid_recipe
-from conformance.generation.caseio import case_from_json, case_to_json
-from conformance.generation.render import build_requests, malformed_body
-from conformance.generation.values import (
+from asr_conformance.conformance.cases import AudioRecipe
+from asr_conformance.conformance.generation.audio import (
+    CODEC_FORMATS,
+    CODEC_RATES,
+    CODECS,
+    render,
+    valid_recipe,
+)
+from asr_conformance.conformance.generation.caseio import case_from_json, case_to_json
+from asr_conformance.conformance.generation.render import build_requests, malformed_body
+from asr_conformance.conformance.generation.values import (
     MISSING,
     FieldValue,
     load_values,
@@ -23,10 +27,12 @@ from conformance.generation.values import (
     resolve_inputs,
     survives_serialisation,
 )
-from conformance.profiles import get_profile
-from conformance.runner import RunConfig, plan
-from conformance.target import TargetInfo
-from mock_server.audio import AudioDecodeError, decode, probe
+from asr_conformance.conformance.profiles import get_profile
+from asr_conformance.conformance.runner import RunConfig, plan
+from asr_conformance.conformance.target import TargetInfo
+from asr_conformance.mock_server.audio import AudioDecodeError, decode, probe
+
+from asr_conformance import spec
 
 MOCK = TargetInfo(
     name="mock",

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conformance.cases import AudioRecipe, CaseSpec
-from conformance.checks import CheckContext, run_checks, select
-from conformance.checks.schema import error_shape_problems
-from conformance.model import Exchange, Outcome, Request, Response, Severity
-from conformance.target import TargetInfo
+from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
+from asr_conformance.conformance.checks import CheckContext, run_checks, select
+from asr_conformance.conformance.checks.schema import error_shape_problems
+from asr_conformance.conformance.model import Exchange, Outcome, Request, Response, Severity
+from asr_conformance.conformance.target import TargetInfo
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 #: The hfhub recordings all POST the same FLAC ("A man said to the universe, Sir, I exist.", 4.65 s).

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from asr_conformance.conformance.checks import RETIRED, all_checks, get, select
+from asr_conformance.conformance.checks.registry import is_legacy
+from asr_conformance.mock_server.violations import VIOLATIONS
 
-import spec
-from conformance.checks import RETIRED, all_checks, get, select
-from conformance.checks.registry import is_legacy
-from mock_server.violations import VIOLATIONS
+from asr_conformance import spec
 
 CHECKS = all_checks()
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")

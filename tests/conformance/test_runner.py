@@ -9,16 +9,23 @@ import socket
 
 import pytest
 from aiohttp import web
-
-from conformance.cases import AudioRecipe
-from conformance.generation.builders import positive
-from conformance.model import CaseFinished, Event, Exchange, Outcome, Request, RunFinished, RunStarted
-from conformance.runner import RunConfig, TargetUnreachable, execute, plan, run
-from conformance.target import TargetInfo
-from conformance.targets import open_target
-from conformance.transport import HttpTarget, retry_delay, send_with_backoff
-from mock_server.config import MockConfig
-from mock_server.server import MockServer
+from asr_conformance.conformance.cases import AudioRecipe
+from asr_conformance.conformance.generation.builders import positive
+from asr_conformance.conformance.model import (
+    CaseFinished,
+    Event,
+    Exchange,
+    Outcome,
+    Request,
+    RunFinished,
+    RunStarted,
+)
+from asr_conformance.conformance.runner import RunConfig, TargetUnreachable, execute, plan, run
+from asr_conformance.conformance.target import TargetInfo
+from asr_conformance.conformance.targets import open_target
+from asr_conformance.conformance.transport import HttpTarget, retry_delay, send_with_backoff
+from asr_conformance.mock_server.config import MockConfig
+from asr_conformance.mock_server.server import MockServer
 
 
 def free_port() -> int:
@@ -64,7 +71,7 @@ async def test_the_run_token_never_reaches_events():
         RunConfig(profile="quick", seed=1, max_examples=5, token=secret, token_env="MY_TOKEN")
     )
     text = json.dumps([e.__dict__ for e in events if not isinstance(e, CaseFinished)], default=str)
-    from conformance.model import event_to_json
+    from asr_conformance.conformance.model import event_to_json
 
     text += json.dumps([event_to_json(e) for e in cases_of(events)])
     assert secret not in text
@@ -214,7 +221,7 @@ async def test_backoff_honours_estimated_time_and_retry_after(echo):
 
 def test_retry_delay_reads_every_spelling():
     def resp(headers=(), body=b"{}"):
-        from conformance.model import Response
+        from asr_conformance.conformance.model import Response
 
         return Response(503, tuple(headers), body, 0.0)
 

@@ -12,13 +12,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from asr_conformance.conformance.model import CaseFinished
+from asr_conformance.conformance.runner import RunConfig, run
+from asr_conformance.mock_server.config import MockConfig
+from asr_conformance.mock_server.server import MockServer
 from click.testing import CliRunner
 
 from asr_conformance.cli import main
-from conformance.model import CaseFinished
-from conformance.runner import RunConfig, run
-from mock_server.config import MockConfig
-from mock_server.server import MockServer
 
 
 @pytest.fixture(autouse=True)

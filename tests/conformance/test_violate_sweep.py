@@ -13,11 +13,10 @@ import time
 from collections import defaultdict
 
 import pytest
-
-from conformance.checks import all_checks
-from conformance.model import CaseFinished, Event, Outcome, RunFinished
-from conformance.runner import RunConfig, run
-from mock_server.violations import VIOLATIONS
+from asr_conformance.conformance.checks import all_checks
+from asr_conformance.conformance.model import CaseFinished, Event, Outcome, RunFinished
+from asr_conformance.conformance.runner import RunConfig, run
+from asr_conformance.mock_server.violations import VIOLATIONS
 
 SEED = 7
 BUDGET_S = 120.0

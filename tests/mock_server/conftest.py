@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-
-from mock_server.config import MockConfig
-from mock_server.front import create_app
-from mock_server.mock_engine import MockEngine
+from asr_conformance.mock_server.config import MockConfig
+from asr_conformance.mock_server.front import create_app
+from asr_conformance.mock_server.mock_engine import MockEngine
 
 ClientFactory = Callable[..., Awaitable[TestClient]]
 

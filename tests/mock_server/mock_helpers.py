@@ -6,8 +6,7 @@ import base64
 from typing import Any
 
 import numpy as np
-
-from mock_server import audio
+from asr_conformance.mock_server import audio
 
 MODEL = "openai/whisper-large-v3"
 PATH = f"/models/{MODEL}"

@@ -9,8 +9,7 @@ import av
 import numpy as np
 import pytest
 import soundfile
-
-from mock_server import audio
+from asr_conformance.mock_server import audio
 
 RATES = (8000, 16000, 22050, 44100, 48000)
 # lossy codecs shift and pad (encoder delay, frame padding): see the module docstring

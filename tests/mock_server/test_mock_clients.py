@@ -14,13 +14,12 @@ import time
 
 import pytest
 import requests
+from asr_conformance.mock_server import audio
+from asr_conformance.mock_server.config import MockConfig
+from asr_conformance.mock_server.server import MockServer
 from huggingface_hub import InferenceClient
 from huggingface_hub.errors import HfHubHTTPError
 from mock_helpers import tone
-
-from mock_server import audio
-from mock_server.config import MockConfig
-from mock_server.server import MockServer
 
 FLAC = audio.encode(tone(3.0, 22050, 2), 22050, "flac")
 TOKEN = "hf_test_token_123"

@@ -7,12 +7,11 @@ import json
 
 import numpy as np
 import pytest
+from asr_conformance.mock_server import audio
+from asr_conformance.mock_server.config import MockConfig
+from asr_conformance.mock_server.engine import InferenceParams
+from asr_conformance.mock_server.mock_engine import MockEngine, voiced_regions
 from mock_helpers import PATH, b64, silence, tone, wav
-
-from mock_server import audio
-from mock_server.config import MockConfig
-from mock_server.engine import InferenceParams
-from mock_server.mock_engine import MockEngine, voiced_regions
 
 
 def decoded(data: bytes) -> audio.DecodedAudio:

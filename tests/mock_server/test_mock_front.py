@@ -8,10 +8,9 @@ import json
 import re
 
 import pytest
+from asr_conformance.mock_server import audio
+from asr_conformance.mock_server.front import front_state
 from mock_helpers import MODEL, PATH, b64, silence, tone, wav
-
-from mock_server import audio
-from mock_server.front import front_state
 
 SUCCESS_HEADERS = ("x-compute-time", "x-compute-type", "x-request-id", "x-sha", "x-compute-audio-length")
 
@@ -231,8 +230,7 @@ async def test_wrong_type_for_each_parameter_names_the_field(client, path, value
 
 
 async def test_spec_must_reject_values_are_rejected(client) -> None:
-    import spec
-
+    from asr_conformance import spec
     for path, domain in spec.domains().items():
         if path.startswith("header:") or path == "inputs" or not path.startswith("parameters"):
             continue
@@ -248,8 +246,7 @@ async def test_spec_must_reject_values_are_rejected(client) -> None:
 
 
 async def test_spec_implementation_defined_values_never_5xx(client) -> None:
-    import spec
-
+    from asr_conformance import spec
     for path, domain in spec.domains().items():
         if not path.startswith("parameters"):
             continue
@@ -588,8 +585,7 @@ async def test_documented_view_uses_plural_key(make_client) -> None:
 
 
 async def test_every_answer_follows_the_spec_header_rules(make_client) -> None:
-    import spec
-
+    from asr_conformance import spec
     rules = spec.response_headers()
     client = await make_client(token="t", max_body_bytes=60_000)
     auth = {"Authorization": "Bearer t"}

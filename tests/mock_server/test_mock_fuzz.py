@@ -6,12 +6,11 @@ import base64
 
 import pytest
 import requests
+from asr_conformance.mock_server.config import MockConfig
+from asr_conformance.mock_server.server import MockServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mock_helpers import wav
-
-from mock_server.config import MockConfig
-from mock_server.server import MockServer
 
 AUDIO = wav(0.5)
 

@@ -9,11 +9,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from asr_conformance.mock_server import audio
+from asr_conformance.mock_server.violations import VIOLATIONS
 from click.testing import CliRunner
 from mock_helpers import PATH, b64, tone, wav
-
-from mock_server import audio
-from mock_server.violations import VIOLATIONS
 
 #: the names other parts of the project map to checks: a contract
 CONTRACT_NAMES = {

@@ -23,14 +23,24 @@ FORBIDDEN = {
 }
 
 
+def _part(module: str) -> str:
+    parts = module.split(".")
+    if parts[0] == "asr_conformance" and len(parts) > 1:
+        return parts[1] if parts[1] != "cli" else "asr_conformance"
+    return parts[0]
+
+
 def imported_packages(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found.update(alias.name.split(".")[0] for alias in node.names)
+            found.update(_part(alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module.split(".")[0])
+            if node.module == "asr_conformance":
+                found.update(alias.name for alias in node.names)
+            else:
+                found.add(_part(node.module))
     return found & OURS
 
 

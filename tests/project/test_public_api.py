@@ -24,7 +24,7 @@ PUBLIC = {
 
 @pytest.mark.parametrize("package", sorted(PUBLIC))
 def test_public_names(package: str) -> None:
-    module = importlib.import_module(package)
+    module = importlib.import_module(f"asr_conformance.{package}")
     assert module.__all__ == sorted(PUBLIC[package])
     for name in module.__all__:
         assert getattr(module, name) is not None, name
@@ -35,7 +35,7 @@ def test_public_names(package: str) -> None:
 def test_importing_a_package_imports_nothing_heavy() -> None:
     """The pytest plugins import these packages in every session: they must stay cheap."""
     code = (
-        "import sys, mock_server, conformance, reference; "
+        "import sys, asr_conformance.mock_server, asr_conformance.conformance, asr_conformance.reference; "
         "print(sorted(m for m in ('aiohttp', 'torch', 'transformers', 'hypothesis') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

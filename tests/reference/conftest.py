@@ -14,7 +14,7 @@ from corpus import Clip, build_corpus
 
 @pytest.fixture(scope="session")
 def tiny_en() -> Path:
-    from reference.model_cache import ensure_tiny_en
+    from asr_conformance.reference.model_cache import ensure_tiny_en
 
     return ensure_tiny_en()
 

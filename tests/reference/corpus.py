@@ -15,8 +15,8 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mock_server.audio import decode, encode
-from reference.model_cache import build_once, cache_root
+from asr_conformance.mock_server.audio import decode, encode
+from asr_conformance.reference.model_cache import build_once, cache_root
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from mock_server.engine import DecodedAudio, InferenceParams
-from reference.whisper_engine import EngineSettings, WhisperEngine
+from asr_conformance.mock_server.engine import DecodedAudio, InferenceParams
+from asr_conformance.reference.whisper_engine import EngineSettings, WhisperEngine
 
 pytestmark = [pytest.mark.whisper, pytest.mark.slow]
 

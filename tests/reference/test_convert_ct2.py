@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from mock_server.audio import decode
-from reference.convert_ct2 import TINY_EN_MODEL_SHA256, sha256_file, tiny_en_source
-from reference.ct2_model import CT2FormatError, read_ct2_model
+from asr_conformance.mock_server.audio import decode
+from asr_conformance.reference.convert_ct2 import TINY_EN_MODEL_SHA256, sha256_file, tiny_en_source
+from asr_conformance.reference.ct2_model import CT2FormatError, read_ct2_model
 
 pytestmark = [pytest.mark.whisper, pytest.mark.slow]
 

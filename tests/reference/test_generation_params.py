@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from mock_server.engine import EngineError, InferenceParams
-from reference.generation_params import (
+from asr_conformance.mock_server.engine import EngineError, InferenceParams
+from asr_conformance.reference.generation_params import (
     DOCUMENTED,
     check_passthrough,
     check_strict,

@@ -15,11 +15,10 @@ from typing import Any
 import jiwer
 import pytest
 import requests
-
-from mock_server.audio import decode
-from mock_server.server import MockServer
-from reference.text_normalizer import normalize
-from reference.whisper_engine import EngineSettings, WhisperEngine, front_config
+from asr_conformance.mock_server.audio import decode
+from asr_conformance.mock_server.server import MockServer
+from asr_conformance.reference.text_normalizer import normalize
+from asr_conformance.reference.whisper_engine import EngineSettings, WhisperEngine, front_config
 
 pytestmark = [pytest.mark.whisper, pytest.mark.slow]
 

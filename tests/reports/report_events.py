@@ -12,7 +12,7 @@ import math
 import struct
 import wave
 
-from conformance.model import (
+from asr_conformance.conformance.model import (
     CaseFinished,
     CheckResult,
     Event,

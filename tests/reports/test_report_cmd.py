@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from asr_conformance.conformance import expectations as exp
+from asr_conformance.conformance.reports import write_reports
 from click.testing import CliRunner
 from report_events import sample_events
 
 from asr_conformance.cli.report_cmd import report, update_expectations
-from conformance import expectations as exp
-from conformance.reports import write_reports
 
 
 @pytest.fixture

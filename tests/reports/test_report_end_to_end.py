@@ -9,12 +9,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from asr_conformance.conformance.checks import select
+from asr_conformance.conformance.reports import read_events
+from asr_conformance.conformance.reports.jsonl import ELIDE_ABOVE
 from click.testing import CliRunner
 
 from asr_conformance.cli.report_cmd import report
-from conformance.checks import select
-from conformance.reports import read_events
-from conformance.reports.jsonl import ELIDE_ABOVE
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from asr_conformance.conformance import expectations as exp
+from asr_conformance.conformance.model import Severity
 from report_events import sample_events
-
-from conformance import expectations as exp
-from conformance.model import Severity
 
 FAILING = sample_events()
 PASSING = sample_events(failing=False)

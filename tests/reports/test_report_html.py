@@ -11,11 +11,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from asr_conformance.conformance.model import Response
+from asr_conformance.conformance.reports.html import render
+from asr_conformance.conformance.reports.tally import tally_events
 from report_events import CHECKS, sample_events
-
-from conformance.model import Response
-from conformance.reports.html import render
-from conformance.reports.tally import tally_events
 
 
 class Page(HTMLParser):

@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from conformance.checks import select
+from asr_conformance.conformance.checks import select
 
 pytest_plugins = ["pytester"]
 
@@ -95,10 +94,10 @@ def test_plugin_import_stays_cheap() -> None:
     import sys
 
     code = (
-        "import sys, conformance.pytest_plugin\n"
+        "import sys, asr_conformance.conformance.pytest_plugin\n"
         "heavy = ('spec', 'mock_server', 'numpy', 'aiohttp')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy"
-        " or m.startswith('conformance.') and m != 'conformance.pytest_plugin'))"
+        " or m.startswith('conformance.') and m != 'asr_conformance.conformance.pytest_plugin'))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

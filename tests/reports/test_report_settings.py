@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from conformance.settings import SettingsError, find_config, load_defaults
+from asr_conformance.conformance.settings import SettingsError, find_config, load_defaults
 
 
 def test_nothing_found_is_empty(tmp_path: Path) -> None:

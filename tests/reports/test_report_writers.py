@@ -7,10 +7,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from report_events import CHECKS, sample_events
-
-from conformance.model import event_to_json
-from conformance.reports import (
+from asr_conformance.conformance.model import event_to_json
+from asr_conformance.conformance.reports import (
     DEFAULT_FORMATS,
     FORMATS,
     open_writers,
@@ -18,7 +16,8 @@ from conformance.reports import (
     render_summary,
     write_reports,
 )
-from conformance.reports.tally import redact, tally_events
+from asr_conformance.conformance.reports.tally import redact, tally_events
+from report_events import CHECKS, sample_events
 
 STAMP = ("0.1.0", "served", "242f4a1e")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import tomllib
 
 import pytest
+from asr_conformance.spec.loader import SOURCE_DIR
 from jsonschema import Draft7Validator
 
-import spec
-from spec.loader import SOURCE_DIR
+from asr_conformance import spec
 
 EXPECTED_PUBLIC = {
     "SCHEMA_NAMES",

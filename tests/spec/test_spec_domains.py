@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import spec
+from asr_conformance import spec
 
 GEN = "parameters.generation_parameters."
 INPUT_SYMBOLS = re.compile(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-import spec
+from asr_conformance import spec
 
 
 def test_ids_are_e1_to_en_in_order_and_unique():

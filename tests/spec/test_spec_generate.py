@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from asr_conformance.spec import generate
 from click.testing import CliRunner
 
 from asr_conformance.cli.spec_cmd import spec as spec_group
-from spec import generate
 
 
 def test_committed_outputs_are_fresh():

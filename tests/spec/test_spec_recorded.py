@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-import spec
+from asr_conformance import spec
 
 FORMAT_KEYS = {"name", "source", "request", "response", "provider", "task", "note"}
 TOKEN = re.compile(r"hf_[A-Za-z0-9]{20,}")

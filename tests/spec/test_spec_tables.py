@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import spec
+from asr_conformance import spec
 
 
 def _children(table: str, parent: str | None) -> list[str]:

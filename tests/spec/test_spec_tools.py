@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from asr_conformance.spec.generate import OPENAPI_PATH
 from hypothesis import HealthCheck, given, settings
 
-import spec
-from spec.generate import OPENAPI_PATH
+from asr_conformance import spec
 
 PRISM = "@stoplight/prism-cli@5.16.0"
 

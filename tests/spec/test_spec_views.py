@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-import spec
+from asr_conformance import spec
 
 _VIEW_KEYS = {"$id", "$comment", "x-view"}
 
