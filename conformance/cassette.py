@@ -11,7 +11,8 @@ bytes come back, whatever the codec or encoding. Our additions sit where VCR.py 
   first interaction the verdicts recorded at the time.
 
 Secrets are scrubbed from request and response headers and bodies before anything is written
-(:mod:`asr_conformance.conformance.scrub`). Replay is driven by the cassette: :func:`load` gives the recorded cases with
+(:mod:`asr_conformance.conformance.scrub`). Replay is driven by the cassette: :func:`load` gives the recorded
+cases with
 their exchanges, :func:`replay_run` re-runs the current checks on them as a run's event stream, and
 :class:`CassetteTarget` answers any request whose method, path and body sha256 were recorded.
 """

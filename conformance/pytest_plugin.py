@@ -17,7 +17,8 @@ listed in expectations xfailed, with the issue link (``--asr-expectations FILE``
 
 ``--asr-target mock`` serves the in-process mock. Without ``--asr-target`` the plugin does nothing, and
 importing it stays cheap: the suite is imported only when a target is given. Defaults come from
-``[tool.asr-conformance]`` / ``asr-conformance.toml`` (see ``asr_conformance.conformance.settings``); flags win.
+``[tool.asr-conformance]`` / ``asr-conformance.toml`` (see ``asr_conformance.conformance.settings``); flags
+win.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Shared by the HTTP front, both engines and the conformance suite.
 
 * :func:`decode` turns any supported file (wav, flac, ogg/vorbis, opus, mp3, webm, m4a, ...) into mono
-  float32 at a target rate, as :class:`~asr_conformance.mock_server.engine.DecodedAudio`. PCM WAV takes a pure-numpy path
+  float32 at a target rate, as :class:`~asr_conformance.mock_server.engine.DecodedAudio`. PCM WAV takes a
+  pure-numpy path
   (no codec, no copy beyond the conversion) because it is what most clients send; everything else goes
   through PyAV (FFmpeg), resampled and downmixed with ``av.AudioResampler(format="flt", layout="mono")``.
   Anything undecodable, empty or without an audio stream raises :class:`AudioDecodeError`; the work is

@@ -1,6 +1,7 @@
 """Everything a mock (or reference) server can be told at start: one frozen dataclass.
 
-The command line (``asr-conformance mock``), :class:`asr_conformance.mock_server.server.MockServer` and the pytest
+The command line (``asr-conformance mock``), :class:`asr_conformance.mock_server.server.MockServer` and the
+pytest
 fixture all build a :class:`MockConfig`; the front and the mock engine only read it.
 """
 

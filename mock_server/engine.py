@@ -1,6 +1,7 @@
 """The seam between the HTTP front and whatever produces transcripts.
 
-The front (``asr_conformance.mock_server.front``) owns everything about the protocol: routing, parsing both request
+The front (``asr_conformance.mock_server.front``) owns everything about the protocol: routing, parsing both
+request
 forms, validation against the spec, headers, the cache, faults, errors. An engine only turns decoded
 audio plus already-validated parameters into a transcription. The deterministic mock engine and the
 reference Whisper engine both implement :class:`Engine`.

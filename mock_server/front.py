@@ -1,4 +1,5 @@
-"""The one HTTP front: everything about the protocol, over any :class:`~asr_conformance.mock_server.engine.Engine`.
+"""The one HTTP front: everything about the protocol, over any
+:class:`~asr_conformance.mock_server.engine.Engine`.
 
 Routes: ``POST /models/{model_id}`` and the router form ``POST /hf-inference/models/{model_id}`` (ids
 contain ``/``); ``GET /healthz``; the controls under ``/__mock``. Unknown routes get a JSON 404, other

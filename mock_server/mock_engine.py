@@ -53,7 +53,9 @@ class _Fixture:
 
 
 class MockEngine:
-    """Implements :class:`asr_conformance.mock_server.engine.Engine` with synthetic, reproducible transcripts."""
+    """Implements :class:`asr_conformance.mock_server.engine.Engine` with synthetic, reproducible
+    transcripts.
+    """
 
     def __init__(self, config: MockConfig) -> None:
         self.config = config

@@ -156,7 +156,9 @@ class MockServer:
         self._call(lambda: self._state().journal.clear())
 
     def set_scenario(self, scenario: dict[str, Any] | None) -> None:
-        """Install a fault scenario (see asr_conformance.mock_server.faults); None clears it. Raises FaultSpecError."""
+        """Install a fault scenario (see asr_conformance.mock_server.faults); None clears it. Raises
+        FaultSpecError.
+        """
         self._call(lambda: self._state().set_scenario(scenario))
 
     def reset(self) -> None:

@@ -1,6 +1,7 @@
 """Convert a CTranslate2 Whisper directory into a transformers checkpoint, offline.
 
-The CTranslate2 directory holds ``model.bin`` (read by :mod:`asr_conformance.reference.ct2_model`), ``config.json``
+The CTranslate2 directory holds ``model.bin`` (read by :mod:`asr_conformance.reference.ct2_model`),
+``config.json``
 (suppressed tokens, alignment heads) and ``tokenizer.json``. CTranslate2 fuses the attention projections
 (QKV in self-attention, KV in cross-attention), stores all-zero key biases that transformers does not have,
 and aliases the output projection to the token embeddings; the mapping below undoes all three.

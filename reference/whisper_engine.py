@@ -1,4 +1,5 @@
-"""The reference engine: real Whisper behind the mock's HTTP front (implements ``asr_conformance.mock_server.engine.Engine``).
+"""The reference engine: real Whisper behind the mock's HTTP front (implements
+``asr_conformance.mock_server.engine.Engine``).
 
 * The model loads in a background thread at :meth:`WhisperEngine.start`; until then the front answers
   503 with ``estimated_time`` (or holds requests that send ``x-wait-for-model: true``).
@@ -7,9 +8,9 @@
   batched and are re-seeded with ``seed`` each time, so that the same request gives the same text.
 * The queue is bounded (``max_queue``: 503 beyond it) and each request has a timeout (504).
 * ``validation="strict"`` refuses what it cannot honour (400 naming the parameter, see
-  :mod:`asr_conformance.reference.generation_params`); ``"passthrough"`` hands parameters to ``generate()`` and maps its
-  exceptions as the HF service did: ValueError/TypeError/AssertionError -> 400 ``{"error": str}``,
-  anything else -> 500 ``{"error": "unknown error", "warnings": [...]}``.
+  :mod:`asr_conformance.reference.generation_params`); ``"passthrough"`` hands parameters to
+  ``generate()`` and maps its exceptions as the HF service did: ValueError/TypeError/AssertionError -> 400
+  ``{"error": str}``, anything else -> 500 ``{"error": "unknown error", "warnings": [...]}``.
 * All model work happens on one worker thread (one accelerator, one stream of batches).
 """
 

@@ -1,4 +1,6 @@
-"""Reads the hand-written sources under ``spec/source`` into the data types of :mod:`asr_conformance.spec.model`."""
+"""Reads the hand-written sources under ``spec/source`` into the data types of
+:mod:`asr_conformance.spec.model`.
+"""
 
 from __future__ import annotations
 

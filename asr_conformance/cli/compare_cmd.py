@@ -1,4 +1,6 @@
-"""``asr-conformance compare`` and ``asr-conformance proxy``: thin shells over asr_conformance.conformance.compare/.proxy."""
+"""``asr-conformance compare`` and ``asr-conformance proxy``: thin shells over
+asr_conformance.conformance.compare/.proxy.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The check registry: every check has a stable id, a title, evidence, a spec reference and a doc line.
 
 A check is a function over a :class:`CheckContext` that returns problems as strings (or nothing). The
-registry turns them into :class:`~asr_conformance.conformance.model.CheckResult` values with the check's severity, which
+registry turns them into :class:`~asr_conformance.conformance.model.CheckResult` values with the check's
+severity, which
 follows from its evidence tag (``spec.default_severity``). Ids are never reused: a retired check keeps
 its id in ``RETIRED``.
 """

@@ -1,4 +1,5 @@
-"""Checks over multi-request scenarios (``CaseSpec.protocol``; order of exchanges in ``asr_conformance.conformance.cases``).
+"""Checks over multi-request scenarios (``CaseSpec.protocol``; order of exchanges in
+``asr_conformance.conformance.cases``).
 
 Each scenario is judged only when the target could be made to show the behaviour; otherwise the check
 is SKIP ("not exercised"), never PASS.

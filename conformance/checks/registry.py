@@ -1,6 +1,7 @@
 """The registry: every check by id, selection, and turning a check's problems into verdicts.
 
-Verdicts follow the Bowtie/Schemathesis vocabulary (``asr_conformance.conformance.model.Outcome``). Before any check
+Verdicts follow the Bowtie/Schemathesis vocabulary (``asr_conformance.conformance.model.Outcome``). Before
+any check
 looks at a case, the case itself may rule out a verdict:
 
 * a transport error (reset, timeout) on any exchange → ERROR: the target broke;
@@ -8,8 +9,9 @@ looks at a case, the case itself may rule out a verdict:
   so is a 401/403 outside the auth scenarios (the target wants a token the run does not have);
 * a body that claims to be JSON, or a 200 (which must be JSON), that does not parse → ERROR.
 
-A check that raises :class:`~asr_conformance.conformance.checks.base.Skip` is SKIP; one that crashes is ERROR with the
-exception's last traceback line, and the run goes on.
+
+A check that raises :class:`~asr_conformance.conformance.checks.base.Skip` is SKIP; one that crashes is
+ERROR with the exception's last traceback line, and the run goes on.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Render :class:`~asr_conformance.conformance.cases.AudioRecipe` values to file bytes, deterministically.
 
 Signals come from numpy (silence, tone, noise seeded by the recipe) or espeak-ng (speech), are cut or
-padded to exactly the recipe's duration, and are encoded by the shared ``asr_conformance.mock_server.audio.encode``. The
+padded to exactly the recipe's duration, and are encoded by the shared
+``asr_conformance.mock_server.audio.encode``. The
 true duration is therefore the recipe's; lossy codecs add encoder delay and padding, which the
 tolerance returned by :func:`duration_tolerance` covers.
 """
