@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 import soundfile
-from asr_conformance.mock_server import audio
+from asr_conformance.mock_server import audio, audio_ffmpeg
 
 RATES = (8000, 16000, 22050, 44100, 48000)
 # lossy codecs shift and pad (encoder delay, frame padding): see the module docstring
@@ -95,7 +95,7 @@ def test_wav_fast_path_matches_ffmpeg_resampling() -> None:
     """The numpy WAV reader and the FFmpeg path must agree, so the route a file takes never matters."""
     data = audio.encode(tone(44100, 2, 0.5), 44100, "wav")
     fast = audio.decode(data)
-    slow = audio._decode_ffmpeg(data, 16000, "x", audio.DEFAULT_MAX_SECONDS)
+    slow = audio_ffmpeg.decode_ffmpeg(data, 16000, "x", audio.DEFAULT_MAX_SECONDS)
     assert fast.samples.shape == slow.samples.shape
     np.testing.assert_allclose(fast.samples, slow.samples, atol=1e-4)
 
