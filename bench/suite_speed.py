@@ -27,8 +27,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from asr_conformance.conformance.engine.config import RunConfig
+from asr_conformance.conformance.engine.runner import run
 from asr_conformance.conformance.model import CaseFinished, Event, RunFinished
-from asr_conformance.conformance.runner import RunConfig, run
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -11,20 +11,20 @@ from typing import Any
 
 _EXPORTS: dict[str, str] = {
     "CaseSpec": "asr_conformance.conformance.cases",
-    "CassetteRecorder": "asr_conformance.conformance.cassette",
-    "CassetteTarget": "asr_conformance.conformance.cassette",
+    "CassetteRecorder": "asr_conformance.conformance.record.cassette",
+    "CassetteTarget": "asr_conformance.conformance.targets.replay",
     "Exchange": "asr_conformance.conformance.model",
     "Outcome": "asr_conformance.conformance.model",
-    "RunConfig": "asr_conformance.conformance.runner",
+    "RunConfig": "asr_conformance.conformance.engine.config",
     "Severity": "asr_conformance.conformance.model",
     "all_checks": "asr_conformance.conformance.checks",
-    "execute": "asr_conformance.conformance.runner",
-    "open_target": "asr_conformance.conformance.targets",
+    "execute": "asr_conformance.conformance.engine.execute",
+    "open_target": "asr_conformance.conformance.targets.factory",
     "open_writers": "asr_conformance.conformance.reports",
-    "plan": "asr_conformance.conformance.runner",
-    "run": "asr_conformance.conformance.runner",
+    "plan": "asr_conformance.conformance.engine.config",
+    "run": "asr_conformance.conformance.engine.runner",
     "run_checks": "asr_conformance.conformance.checks",
-    "run_compare": "asr_conformance.conformance.compare",
+    "run_compare": "asr_conformance.conformance.compare.run",
 }
 
 __all__ = sorted(_EXPORTS)

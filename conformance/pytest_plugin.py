@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from asr_conformance.conformance.expectations import Expectations
+    from asr_conformance.conformance.reports.expectations import Expectations
     from asr_conformance.conformance.reports.tally import RunTally
 
 CATALOGUE = "asr-conformance"
@@ -91,9 +91,11 @@ class SessionRun:
             return
         import asyncio
 
+        from asr_conformance.conformance.engine.config import RunConfig
+        from asr_conformance.conformance.engine.probe import TargetUnreachable
+        from asr_conformance.conformance.engine.runner import run
         from asr_conformance.conformance.reports import open_writers
         from asr_conformance.conformance.reports.tally import RunTally
-        from asr_conformance.conformance.runner import RunConfig, TargetUnreachable, run
 
         token_env = self.options["token_env"]
         token = os.environ.get(token_env) if token_env else None
@@ -271,7 +273,7 @@ def _session_run(config: pytest.Config) -> SessionRun:
     options = _options(config)
     session_run = SessionRun(options)
     if options["expectations"]:
-        from asr_conformance.conformance import expectations
+        from asr_conformance.conformance.reports import expectations
 
         try:
             session_run.expectations = expectations.load(Path(options["expectations"]))

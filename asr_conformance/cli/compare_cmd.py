@@ -104,7 +104,7 @@ def compare(
     unknown = [s for s in synthetic if s not in targets]
     if unknown:
         raise click.UsageError(f"--synthetic {unknown[0]!r} is not one of the --target values")
-    from asr_conformance.conformance.runner import RunConfig
+    from asr_conformance.conformance.engine.config import RunConfig
 
     token = token_from_env(token_env)
     config = RunConfig(
@@ -133,9 +133,9 @@ async def _compare(
     wer_threshold: float,
     synthetic: tuple[str, ...],
 ) -> int:
-    from asr_conformance.conformance.compare import CompareUnreachable, run_compare
-    from asr_conformance.conformance.compare_report import write
-    from asr_conformance.conformance.targets import TargetError
+    from asr_conformance.conformance.compare.report import write
+    from asr_conformance.conformance.compare.run import CompareUnreachable, run_compare
+    from asr_conformance.conformance.targets.factory import TargetError
 
     recorders: dict[int, Any] = {}
     infos: list[Any] = []
@@ -143,7 +143,7 @@ async def _compare(
     labels: list[str] = []
 
     def on_open(opened: Any) -> None:
-        from asr_conformance.conformance.compare import labels_for
+        from asr_conformance.conformance.compare.result import labels_for
 
         infos.extend(t.info for t in opened)
         labels.extend(labels_for(infos))
@@ -160,7 +160,7 @@ async def _compare(
         if record is None:
             return
         if isinstance(event, RunStarted):
-            from asr_conformance.conformance.cassette import CassetteRecorder
+            from asr_conformance.conformance.record.cassette import CassetteRecorder
 
             recorders[index] = CassetteRecorder(
                 record,
@@ -238,7 +238,7 @@ def proxy(
     parts = urlsplit(upstream)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise click.UsageError(f"--upstream must be an http(s):// URL, not {upstream!r}")
-    from asr_conformance.conformance.proxy import ProxyConfig, create_app
+    from asr_conformance.conformance.record.proxy import ProxyConfig, create_app
 
     config = ProxyConfig(upstream=upstream, strict=strict, log_path=log_path, view=view, timeout_s=timeout_s)
     try:
@@ -250,7 +250,7 @@ def proxy(
 async def _serve(app: object, host: str, port: int, upstream: str, log_path: Path, strict: bool) -> None:
     from aiohttp import web
 
-    from asr_conformance.conformance.transport import public_url
+    from asr_conformance.conformance.targets.http import public_url
 
     assert isinstance(app, web.Application)
     runner = web.AppRunner(app, access_log=None)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from asr_conformance.conformance import expectations as exp
 from asr_conformance.conformance.model import Severity
 from asr_conformance.conformance.reports import FORMATS, read_events, write_reports
+from asr_conformance.conformance.reports import expectations as exp
 from asr_conformance.conformance.reports.markdown import render
 from asr_conformance.conformance.reports.tally import RunTally, tally_events
 

@@ -157,7 +157,7 @@ def run(**opts: Any) -> None:
 
 
 def _build_config(opts: dict[str, Any], settings: dict[str, Any]) -> Any:
-    from asr_conformance.conformance.runner import RunConfig
+    from asr_conformance.conformance.engine.config import RunConfig
 
     token_env = _pick(opts["token_env"], settings, "token_env")
     target = _pick(opts["target"], settings, "target")
@@ -194,7 +194,7 @@ def _build_config(opts: dict[str, Any], settings: dict[str, Any]) -> Any:
         mock_violate=violate,
         record=_path(_pick(opts["record"], settings, "record")),
     )
-    from asr_conformance.conformance.runner import selected_checks
+    from asr_conformance.conformance.engine.config import selected_checks
 
     try:
         selected_checks(config)
@@ -208,24 +208,25 @@ def _path(value: Any) -> Path | None:
 
 
 def _dry_run(config: Any) -> None:
-    from asr_conformance.conformance.runner import offline_info, plan
+    from asr_conformance.conformance.engine.config import offline_info, plan
 
     info = offline_info(config)
     cases = plan(replace(config, seed=config.seed or 0), info)
     for case in cases:
-        from asr_conformance.conformance.runner import describe
+        from asr_conformance.conformance.engine.execute import describe
 
         click.echo(f"{case.id:10} {case.phase:9} {case.kind:22} {describe(case)}")
     click.echo(f"{len(cases)} cases planned for {info.name} (seed {config.seed or 0}); nothing sent")
 
 
 async def _run(config: Any, expectations: Path | None, plain: bool) -> int:
+    from asr_conformance.conformance.engine.config import open_for
+    from asr_conformance.conformance.engine.probe import TargetUnreachable
+    from asr_conformance.conformance.engine.runner import run as run_suite
     from asr_conformance.conformance.reports import open_writers
     from asr_conformance.conformance.reports.markdown import render
     from asr_conformance.conformance.reports.tally import RunTally
-    from asr_conformance.conformance.runner import TargetUnreachable, open_for
-    from asr_conformance.conformance.runner import run as run_suite
-    from asr_conformance.conformance.targets import TargetError
+    from asr_conformance.conformance.targets.factory import TargetError
 
     try:
         target = await open_for(config)
@@ -239,7 +240,7 @@ async def _run(config: Any, expectations: Path | None, plain: bool) -> int:
 
     def on_event(event: Event) -> None:
         if isinstance(event, RunStarted) and config.record is not None:
-            from asr_conformance.conformance.cassette import CassetteRecorder
+            from asr_conformance.conformance.record.cassette import CassetteRecorder
 
             recorder = CassetteRecorder(
                 config.record, event, target_info=target.info, secrets=(config.token,) if config.token else ()
@@ -264,7 +265,7 @@ async def _run(config: Any, expectations: Path | None, plain: bool) -> int:
     if config.report_dir:
         click.echo(f"reports: {config.report_dir}/")
     if expectations is not None:
-        from asr_conformance.conformance.expectations import gate
+        from asr_conformance.conformance.reports.expectations import gate
 
         result = gate(expectations, tally, config.fail_on)
         click.echo(result.render())
@@ -326,8 +327,8 @@ def replay(**opts: Any) -> None:
     settings = _defaults()
     report_dir = _path(_pick(opts["report_dir"], settings, "report_dir")) or Path("reports")
     _, case_json, requests = find_case(_events_file(report_dir), opts["replay_id"])
+    from asr_conformance.conformance.engine.config import RunConfig
     from asr_conformance.conformance.generation.caseio import case_from_json
-    from asr_conformance.conformance.runner import RunConfig
 
     token_env = _pick(opts["token_env"], settings, "token_env")
     config = RunConfig(
@@ -342,8 +343,10 @@ def replay(**opts: Any) -> None:
 
 
 async def _replay(config: Any, case: Any, requests: list[Request]) -> int:
-    from asr_conformance.conformance.runner import Budget, judge, open_for, send_requests
-    from asr_conformance.conformance.targets import TargetError
+    from asr_conformance.conformance.engine.budget import Budget
+    from asr_conformance.conformance.engine.config import open_for
+    from asr_conformance.conformance.engine.execute import judge, send_requests
+    from asr_conformance.conformance.targets.factory import TargetError
 
     try:
         target = await open_for(config)
@@ -365,7 +368,7 @@ async def _replay(config: Any, case: Any, requests: list[Request]) -> int:
             click.echo(f"      [{failure.severity}] {failure.message}")
     if finished.repro:
         click.echo("repro:\n" + finished.repro.curl)
-    from asr_conformance.conformance.runner import exit_code
+    from asr_conformance.conformance.engine.execute import exit_code
 
     return exit_code(finished.results, config.fail_on)
 

@@ -18,7 +18,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from asr_conformance.conformance.compare import DIMENSIONS, CompareResult, TargetSummary, is_mock
+from asr_conformance.conformance.compare.observe import DIMENSIONS
+from asr_conformance.conformance.compare.result import CompareResult, TargetSummary, is_mock
 from asr_conformance.conformance.model import Outcome
 
 #: How many disagreements the Markdown and HTML list (all of them are in compare.json).

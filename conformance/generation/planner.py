@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
+from asr_conformance.conformance.engine.profiles import Profile
 from asr_conformance.conformance.generation import builders
 from asr_conformance.conformance.generation.audio import (
     CODEC_FORMATS,
@@ -31,7 +32,6 @@ from asr_conformance.conformance.generation.values import (
     load_values,
     survives_serialisation,
 )
-from asr_conformance.conformance.profiles import Profile
 from asr_conformance.conformance.target import TargetInfo
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
+from asr_conformance.conformance.engine.profiles import Profile
 from asr_conformance.conformance.generation import builders
 from asr_conformance.conformance.generation.audio import (
     CODEC_FORMATS,
@@ -20,7 +21,6 @@ from asr_conformance.conformance.generation.audio import (
 )
 from asr_conformance.conformance.generation.render import MALFORMED_KINDS
 from asr_conformance.conformance.generation.values import FieldValue, by_bucket, survives_serialisation
-from asr_conformance.conformance.profiles import Profile
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st

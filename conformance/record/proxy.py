@@ -34,9 +34,9 @@ from asr_conformance.conformance.checks.base import CheckContext
 from asr_conformance.conformance.checks.reading import request_form, request_json
 from asr_conformance.conformance.checks.registry import run_checks, select
 from asr_conformance.conformance.model import Exchange, Outcome, Request, Response
-from asr_conformance.conformance.scrub import Scrubber
+from asr_conformance.conformance.record.scrub import Scrubber
 from asr_conformance.conformance.target import TargetInfo
-from asr_conformance.conformance.transport import public_url
+from asr_conformance.conformance.targets.http import public_url
 
 from asr_conformance import spec
 

@@ -17,13 +17,11 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from asr_conformance.conformance.target import Target, TargetInfo
-from asr_conformance.conformance.transport import HttpTarget, public_url
+from asr_conformance.conformance.targets.http import HttpTarget, public_url
 
 if TYPE_CHECKING:
     from asr_conformance.mock_server.config import MockConfig
-
-#: the model path used for the in-process mock: the router form, today's documented URL
-MOCK_MODEL_PATH = "/hf-inference/models/openai/whisper-large-v3"
+from asr_conformance.conformance.targets.mock import open_mock
 
 
 class TargetError(Exception):
@@ -40,11 +38,9 @@ async def open_target(
 ) -> Target:
     """Open the target named by ``spec`` (see the module docstring); close it with ``await t.close()``."""
     if spec is None or spec == "mock":
-        return await _open_mock(token=token, headers=headers, mock_config=mock_config, limit=max_body_bytes)
+        return await open_mock(token=token, headers=headers, mock_config=mock_config, limit=max_body_bytes)
     if spec.startswith("cassette:"):
-        from asr_conformance.conformance.cassette import (
-            CassetteTarget,  # written by the compare work; optional
-        )
+        from asr_conformance.conformance.targets.replay import CassetteTarget
 
         return CassetteTarget(spec.removeprefix("cassette:"))
     parts = urlsplit(spec)
@@ -61,31 +57,6 @@ async def open_target(
     return HttpTarget(url, info=info, token=token, headers=headers)
 
 
-async def _open_mock(
-    *,
-    token: str | None,
-    headers: Sequence[tuple[str, str]],
-    mock_config: MockConfig | None,
-    limit: int | None,
-) -> Target:
-    from asr_conformance.mock_server.config import MockConfig
-    from asr_conformance.mock_server.server import start_server
-
-    config = mock_config or MockConfig()
-    runner, base_url = await start_server(config)
-    model_url = base_url.rstrip("/") + MOCK_MODEL_PATH
-    run_token = token or getattr(config, "token", None)
-    info = TargetInfo(
-        name="mock:in-process",
-        model_url=model_url,
-        exposes_mock_controls=True,
-        has_token=bool(run_token),
-        max_body_bytes=limit or getattr(config, "max_body_bytes", None),
-        is_mock=True,
-    )
-    return HttpTarget(model_url, info=info, token=run_token, headers=headers, on_close=runner.cleanup)
-
-
 async def _has_mock_controls(model_url: str) -> bool:
     """True when the server has the mock's control API (``/__mock/requests``): fault headers are safe."""
     parts = urlsplit(model_url)
@@ -98,6 +69,3 @@ async def _has_mock_controls(model_url: str) -> bool:
             return resp.status == 200
     except (aiohttp.ClientError, OSError, TimeoutError):
         return False
-
-
-__all__ = ["MOCK_MODEL_PATH", "TargetError", "open_target"]

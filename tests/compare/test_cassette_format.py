@@ -9,14 +9,7 @@ import vcr
 import vcr.serialize
 import vcr.serializers.yamlserializer
 from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
-from asr_conformance.conformance.cassette import (
-    MISS_PREFIX,
-    CassetteError,
-    CassetteRecorder,
-    CassetteTarget,
-    case_to_json,
-    load,
-)
+from asr_conformance.conformance.generation.caseio import case_to_json
 from asr_conformance.conformance.model import (
     CaseFinished,
     CheckResult,
@@ -29,6 +22,9 @@ from asr_conformance.conformance.model import (
     RunStarted,
     Severity,
 )
+from asr_conformance.conformance.record.cassette import CassetteRecorder
+from asr_conformance.conformance.targets.cassette_format import MISS_PREFIX, CassetteError
+from asr_conformance.conformance.targets.replay import CassetteTarget, load
 from asr_conformance.mock_server.audio import encode
 
 TOKEN = "hf_" + "CanaryCanaryCanaryCanary0123456789"

@@ -7,9 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from asr_conformance.conformance.compare import MOCK_WER_NOTE, run_compare
-from asr_conformance.conformance.compare_report import write
-from asr_conformance.conformance.runner import RunConfig
+from asr_conformance.conformance.compare.report import write
+from asr_conformance.conformance.compare.result import MOCK_WER_NOTE
+from asr_conformance.conformance.compare.run import run_compare
+from asr_conformance.conformance.engine.config import RunConfig
 from asr_conformance.mock_server.config import MockConfig
 from asr_conformance.mock_server.server import MockServer
 

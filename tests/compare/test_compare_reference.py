@@ -12,9 +12,9 @@ import time
 
 import pytest
 import requests
-from asr_conformance.conformance.compare import run_compare
-from asr_conformance.conformance.compare_report import render_markdown
-from asr_conformance.conformance.runner import RunConfig
+from asr_conformance.conformance.compare.report import render_markdown
+from asr_conformance.conformance.compare.run import run_compare
+from asr_conformance.conformance.engine.config import RunConfig
 from asr_conformance.mock_server.server import MockServer
 
 pytestmark = [pytest.mark.whisper, pytest.mark.slow]

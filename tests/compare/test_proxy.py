@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import requests
 from aiohttp import web
-from asr_conformance.conformance.proxy import TARGET_ERROR, VIOLATIONS_HEADER, ProxyConfig, create_app
+from asr_conformance.conformance.record.proxy import TARGET_ERROR, VIOLATIONS_HEADER, ProxyConfig, create_app
 from asr_conformance.mock_server.audio import encode
 from asr_conformance.mock_server.config import MockConfig
 from asr_conformance.mock_server.server import MockServer

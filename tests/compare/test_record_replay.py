@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from asr_conformance.conformance.cassette import load, replay_run
-from asr_conformance.conformance.compare import run_compare
+from asr_conformance.conformance.compare.run import run_compare
+from asr_conformance.conformance.engine.config import RunConfig, suite_version
+from asr_conformance.conformance.engine.replay import replay_run
 from asr_conformance.conformance.model import CaseFinished, RunStarted
-from asr_conformance.conformance.runner import RunConfig, suite_version
+from asr_conformance.conformance.targets.replay import load
 from asr_conformance.mock_server.config import MockConfig
 from asr_conformance.mock_server.server import MockServer
 

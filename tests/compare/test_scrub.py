@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from asr_conformance.conformance.model import Exchange, Request, Response
-from asr_conformance.conformance.scrub import REDACTED, Scrubber
+from asr_conformance.conformance.record.scrub import REDACTED, Scrubber
 
 TOKEN = "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz01234567"  # the real shape: hf_ + 34 letters and digits
 

@@ -10,6 +10,8 @@ import shutil
 
 import pytest
 from asr_conformance.conformance.cases import AudioRecipe
+from asr_conformance.conformance.engine.config import RunConfig, plan
+from asr_conformance.conformance.engine.profiles import get_profile
 from asr_conformance.conformance.generation.audio import (
     CODEC_FORMATS,
     CODEC_RATES,
@@ -27,8 +29,6 @@ from asr_conformance.conformance.generation.values import (
     resolve_inputs,
     survives_serialisation,
 )
-from asr_conformance.conformance.profiles import get_profile
-from asr_conformance.conformance.runner import RunConfig, plan
 from asr_conformance.conformance.target import TargetInfo
 from asr_conformance.mock_server.audio import AudioDecodeError, decode, probe
 

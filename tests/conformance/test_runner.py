@@ -10,6 +10,10 @@ import socket
 import pytest
 from aiohttp import web
 from asr_conformance.conformance.cases import AudioRecipe
+from asr_conformance.conformance.engine.config import RunConfig, plan
+from asr_conformance.conformance.engine.execute import execute
+from asr_conformance.conformance.engine.probe import TargetUnreachable
+from asr_conformance.conformance.engine.runner import run
 from asr_conformance.conformance.generation.builders import positive
 from asr_conformance.conformance.model import (
     CaseFinished,
@@ -20,10 +24,9 @@ from asr_conformance.conformance.model import (
     RunFinished,
     RunStarted,
 )
-from asr_conformance.conformance.runner import RunConfig, TargetUnreachable, execute, plan, run
 from asr_conformance.conformance.target import TargetInfo
-from asr_conformance.conformance.targets import open_target
-from asr_conformance.conformance.transport import HttpTarget, retry_delay, send_with_backoff
+from asr_conformance.conformance.targets.factory import open_target
+from asr_conformance.conformance.targets.http import HttpTarget, retry_delay, send_with_backoff
 from asr_conformance.mock_server.config import MockConfig
 from asr_conformance.mock_server.server import MockServer
 

@@ -12,8 +12,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from asr_conformance.conformance.engine.config import RunConfig
+from asr_conformance.conformance.engine.runner import run
 from asr_conformance.conformance.model import CaseFinished
-from asr_conformance.conformance.runner import RunConfig, run
 from asr_conformance.mock_server.config import MockConfig
 from asr_conformance.mock_server.server import MockServer
 from click.testing import CliRunner

@@ -14,8 +14,9 @@ from collections import defaultdict
 
 import pytest
 from asr_conformance.conformance.checks import all_checks
+from asr_conformance.conformance.engine.config import RunConfig
+from asr_conformance.conformance.engine.runner import run
 from asr_conformance.conformance.model import CaseFinished, Event, Outcome, RunFinished
-from asr_conformance.conformance.runner import RunConfig, run
 from asr_conformance.mock_server.violations import VIOLATIONS
 
 SEED = 7

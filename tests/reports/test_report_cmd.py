@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from asr_conformance.conformance import expectations as exp
+from asr_conformance.conformance.reports import expectations as exp
 from asr_conformance.conformance.reports import write_reports
 from click.testing import CliRunner
 from report_events import sample_events

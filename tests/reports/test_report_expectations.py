@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from asr_conformance.conformance import expectations as exp
 from asr_conformance.conformance.model import Severity
+from asr_conformance.conformance.reports import expectations as exp
 from report_events import sample_events
 
 FAILING = sample_events()

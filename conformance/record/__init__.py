@@ -1,0 +1,1 @@
+"""Recording: cassettes written from the event stream, secret scrubbing, and the recording proxy."""
