@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= reference,test
 PYTEST_ARGS ?=
+# `make run` needs only the base install (suite, mock, spec: no torch), in a venv of its own.
+RUN_VENV := .venv-run
+RUN_STAMP := $(RUN_VENV)/.installed
 
 .PHONY: run test lint spec-check spec bench-mock bench-suite bench-reference constraints clean
 
@@ -17,9 +20,14 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
+$(RUN_STAMP): pyproject.toml constraints.txt
+	test -x $(RUN_VENV)/bin/python || $(PY) -m venv $(RUN_VENV)
+	$(RUN_VENV)/bin/pip install -q -c constraints.txt -e .
+	touch $(RUN_STAMP)
+
 ## The main job: start the mock in-process, run the conformance suite against it, print the report.
-run: $(STAMP)
-	$(BIN)/asr-conformance run --profile default --report-dir reports/mock
+run: $(RUN_STAMP)
+	$(RUN_VENV)/bin/asr-conformance run --profile default --report-dir reports/mock
 
 ## Lint, spec drift check, and the whole test suite.
 test: $(STAMP)
@@ -40,4 +48,4 @@ constraints: $(STAMP)
 	$(BIN)/pip freeze --exclude-editable | sed 's/+cpu//' > constraints.txt
 
 clean:
-	rm -rf $(VENV) reports .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(RUN_VENV) reports .pytest_cache .ruff_cache .hypothesis

