@@ -1,26 +1,19 @@
-"""The probe: the first request of a run, which decides whether there is anything to judge.
-"""
+"""The probe: the first request of a run, which decides whether there is anything to judge."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from asr_conformance.conformance.cases import CaseSpec
-from asr_conformance.conformance.generation.render import build_requests
-from asr_conformance.conformance.model import (
-    CaseFinished,
-    Request,
-)
-from asr_conformance.conformance.target import Target
-
-if TYPE_CHECKING:
-    pass
 from asr_conformance.conformance.engine.budget import Budget
 from asr_conformance.conformance.engine.config import RunConfig
 from asr_conformance.conformance.engine.execute import judge
+from asr_conformance.conformance.generation.render import build_requests
+from asr_conformance.conformance.model import CaseFinished, Request, Response
+from asr_conformance.conformance.target import Target
 
 
 class TargetUnreachable(Exception):
@@ -43,6 +36,10 @@ async def probe(
     status = first.response.status
     if status in (401, 403) and not target.info.has_token:
         raise TargetUnreachable(f"{target.info.name} requires a token ({status}); pass --token-env VAR")
+    if status in (401, 403):
+        # Every later case would be refused the same way: hundreds of PRECONDITION_FAILED and a green
+        # headline prove nothing.
+        raise TargetUnreachable(f"the target refused the token ({status} on the probe): check --token-env")
     if status == 404 and not target.info.is_mock:  # the mock's URL is ours: a 404 there is its fault
         raise TargetUnreachable(f"{target.info.name} answered 404: is this a model URL?")
     loading = None
@@ -64,4 +61,39 @@ async def probe(
             loading = judge(seen, (first, second), target.info, config, meta={"observed": True})
         if final.response is None or final.response.status == 503:
             raise TargetUnreachable(f"{target.info.name} still loading after {config.ready_timeout_s:g} s")
+    if not target.info.is_mock and (seen_instead := not_this_api(final.response)):
+        raise TargetUnreachable(
+            f"this does not look like the HF automatic-speech-recognition API: {seen_instead}"
+        )
     return judge(case, (final,), target.info, config), loading
+
+
+#: statuses a server gives a request it has no route or parser for; this API answers them with {"error"}
+FOREIGN_STATUSES = frozenset({404, 405, 415, 422, 501})
+
+
+def not_this_api(response: Response) -> str | None:
+    """What the probe saw when the documented raw request was not answered in this API's shape, else None.
+
+    HTML, FastAPI's ``{"detail": ...}`` or a routing status without ``{"error"}`` means another kind of
+    server: judging it would give hundreds of verdicts about nothing."""
+    ctype = (response.header("content-type") or "").split(";")[0].strip().lower()
+    text = response.body[:2000].decode("utf-8", errors="replace").strip()
+    try:
+        data = json.loads(response.body) if response.body else None
+    except ValueError:
+        data = None
+    has_error = isinstance(data, dict) and "error" in data
+    foreign = (
+        "html" in ctype
+        or text.lower().startswith(("<!doctype", "<html"))
+        or (isinstance(data, dict) and "detail" in data and not has_error)
+        or (response.status in FOREIGN_STATUSES and not has_error)
+    )
+    if not foreign:
+        return None
+    snippet = " ".join(text.split())[:120]
+    return f"{response.status} {ctype or 'no Content-Type'} {snippet}".rstrip()
+
+
+__all__ = ["FOREIGN_STATUSES", "TargetUnreachable", "not_this_api", "probe"]
