@@ -8,6 +8,8 @@ from typing import Any
 
 from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
 from asr_conformance.conformance.generation.audio import duration_tolerance, render
+from asr_conformance.conformance.generation.decoders import readers
+from asr_conformance.conformance.generation.render import READABLE_DAMAGE, malformed_body
 from asr_conformance.conformance.generation.values import (
     FieldValue,
     field_types,
@@ -134,17 +136,26 @@ def _headers(values: Sequence[FieldValue]) -> tuple[tuple[tuple[str, str], ...],
 def malformed(
     case_id: str, phase: str, recipe: AudioRecipe, kind: str, form: RequestForm, seed: int
 ) -> CaseSpec:
-    """A body that is not decodable audio (checked against FFmpeg when rendered): every server must 4xx."""
+    """A damaged body: every server must 4xx it when no mainstream decoder reads it.
+
+    :data:`~asr_conformance.conformance.generation.render.MALFORMED_KINDS` are refused by FFmpeg and
+    libsndfile (checked when the body is built); damage one of them still reads (a file cut short) is
+    implementation-defined: a server that transcribes the frames present is not wrong.
+    """
+    what = f"audio: {kind.replace('_', ' ')}"
+    read_by: tuple[str, ...] = ()
+    if kind in READABLE_DAMAGE:
+        read_by = readers(malformed_body(kind, render(recipe), seed))
     return CaseSpec(
         id=case_id,
         phase=phase,
-        kind="malformed_audio",
+        kind="implementation_defined" if read_by else "malformed_audio",
         form=form,
         audio=recipe,
         malformed=kind,
-        mutation=f"audio: {kind.replace('_', ' ')}",
+        mutation=f"{what} (read by {', '.join(read_by)}) [implementation-defined]" if read_by else what,
         mutated_path="inputs",
-        meta=_meta(recipe, (), seed=seed),
+        meta=_meta(recipe, (), seed=seed, read_by=list(read_by) or None),
     )
 
 

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
-from asr_conformance.conformance.engine.profiles import Profile
 from asr_conformance.conformance.generation import builders
 from asr_conformance.conformance.generation.audio import (
     CODEC_FORMATS,
@@ -24,7 +23,8 @@ from asr_conformance.conformance.generation.audio import (
     SENTENCES,
     espeak_available,
 )
-from asr_conformance.conformance.generation.render import MALFORMED_KINDS
+from asr_conformance.conformance.generation.profiles import Profile
+from asr_conformance.conformance.generation.render import MALFORMED_KINDS, READABLE_DAMAGE
 from asr_conformance.conformance.generation.strategies import draw_examples, fuzz_cases
 from asr_conformance.conformance.generation.values import (
     FieldValue,
@@ -144,10 +144,11 @@ def coverage_cases(profile: Profile, values: tuple[FieldValue, ...]) -> list[Cas
             recipe = _speech(720 + i, CODECS[i % len(CODECS)], 16000)
             out.append(builders.positive("", "coverage", recipe, ("raw", "json")[i % 2]))
             out.append(_timestamps("", "coverage", recipe, values))
-    # Malformed audio in both forms.
-    for i, kind in enumerate(MALFORMED_KINDS):
+    # Malformed audio in both forms; a WAV cut short (frames present still decode) is implementation-defined.
+    for i, kind in enumerate((*MALFORMED_KINDS, *READABLE_DAMAGE)):
         for form in ("raw", "json"):
-            out.append(builders.malformed("", "coverage", _tone(800 + i, 1.0, "flac"), kind, form, 800 + i))
+            codec = "wav" if kind in READABLE_DAMAGE else "flac"
+            out.append(builders.malformed("", "coverage", _tone(800 + i, 1.0, codec), kind, form, 800 + i))
     return out
 
 

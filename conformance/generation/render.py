@@ -13,15 +13,19 @@ import re
 import numpy as np
 from asr_conformance.conformance.cases import CaseSpec
 from asr_conformance.conformance.generation.audio import MIME, render
+from asr_conformance.conformance.generation.decoders import readers, refused_by_all
 from asr_conformance.conformance.generation.values import MISSING, resolve_inputs
 from asr_conformance.conformance.model import Request
-from asr_conformance.mock_server.audio import AudioDecodeError, decode
 
 JSON = "application/json"
 _PLAIN_BASE64 = re.compile(r"[A-Za-z0-9+/=]*")
 #: a token that no server should accept (not ``hf_``-shaped: scrubbers must not hide what was sent)
 WRONG_TOKEN = "Bearer not-a-valid-token-asr-conformance"
+#: Damage every mainstream decoder refuses (checked on each body built): the server must answer 4xx.
 MALFORMED_KINDS = ("empty", "random_bytes", "truncated", "wrong_header")
+#: Damage mainstream decoders read in part (FFmpeg and libsndfile decode the frames present):
+#: implementation-defined, never a verdict demanding 4xx.
+READABLE_DAMAGE = ("cut_short",)
 
 
 def audio_bytes(case: CaseSpec) -> bytes:
@@ -30,15 +34,6 @@ def audio_bytes(case: CaseSpec) -> bytes:
     if case.malformed is None:
         return good
     return malformed_body(case.malformed, good, int(case.meta.get("seed", 0)))
-
-
-def decodable(data: bytes) -> bool:
-    """True when FFmpeg (through the shared decoder) finds audio in ``data``."""
-    try:
-        decode(data, max_seconds=600.0)
-    except AudioDecodeError:
-        return False
-    return True
 
 
 def _malformed_candidates(kind: str, good: bytes, seed: int) -> list[bytes]:
@@ -53,18 +48,32 @@ def _malformed_candidates(kind: str, good: bytes, seed: int) -> list[bytes]:
             return [good[: max(8, len(good) // 10)], good[:44], good[:16]]
         case "wrong_header":
             return [b"\0" * 64 + good[64:], b"\0" * (len(good) // 2) + good[len(good) // 2 :], b"\0" * 4096]
+        case "cut_short":
+            # The header intact, half the payload gone (a WAV then declares more data than it holds).
+            return [good[: max(64, len(good) // 2)]]
     raise ValueError(f"unknown malformed kind {kind!r}")
+
+
+class NotMalformedError(ValueError):
+    """No candidate body of a ``must_reject`` kind is refused by every mainstream decoder."""
 
 
 @functools.lru_cache(maxsize=256)
 def malformed_body(kind: str, good: bytes, seed: int) -> bytes:
-    """Bytes that are not (or no longer) a decodable audio file.
+    """Bytes of this kind of damage; for :data:`MALFORMED_KINDS`, refused by FFmpeg AND libsndfile.
 
-    FFmpeg resynchronises on mp3/aac frames and may find audio in a damaged file; each kind therefore
-    tries gentler damage first and keeps the first body the decoder really refuses.
+    FFmpeg resynchronises on mp3/aac frames and reads a file cut short, so each kind tries gentler
+    damage first and keeps the first body both decoders really refuse (the oracle of
+    ``generation.decoders``, never the project's own WAV fast path). :data:`READABLE_DAMAGE` kinds are
+    returned as they are: their cases are implementation-defined.
     """
     options = _malformed_candidates(kind, good, seed)
-    return next((body for body in options if not decodable(body)), options[-1])
+    if kind in READABLE_DAMAGE:
+        return options[0]
+    body = next((b for b in options if refused_by_all(b)), None)
+    if body is None:
+        raise NotMalformedError(f"every {kind} body of this audio is read by {readers(options[-1])}")
+    return body
 
 
 def body_filename(case: CaseSpec) -> str:
@@ -169,7 +178,9 @@ def _wrong_mime(codec: str) -> str:
 
 __all__ = [
     "MALFORMED_KINDS",
+    "READABLE_DAMAGE",
     "WRONG_TOKEN",
+    "NotMalformedError",
     "audio_bytes",
     "body_filename",
     "build_requests",

@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
-from asr_conformance.conformance.engine.profiles import Profile
 from asr_conformance.conformance.generation import builders
 from asr_conformance.conformance.generation.audio import (
     CODEC_FORMATS,
@@ -19,7 +18,8 @@ from asr_conformance.conformance.generation.audio import (
     SENTENCES,
     espeak_available,
 )
-from asr_conformance.conformance.generation.render import MALFORMED_KINDS
+from asr_conformance.conformance.generation.profiles import Profile
+from asr_conformance.conformance.generation.render import MALFORMED_KINDS, READABLE_DAMAGE
 from asr_conformance.conformance.generation.values import FieldValue, by_bucket, survives_serialisation
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -96,7 +96,7 @@ def fuzz_cases(profile: Profile, values: Sequence[FieldValue]) -> st.SearchStrat
         "negative": st.sampled_from(reject or [None]),
         "implementation_defined": st.sampled_from(impl or [None]),
     }
-    malformed_kinds = st.sampled_from(MALFORMED_KINDS)
+    malformed_kinds = st.sampled_from((*MALFORMED_KINDS, *READABLE_DAMAGE))
 
     @st.composite
     def one(draw: st.DrawFn) -> CaseSpec | None:

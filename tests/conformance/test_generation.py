@@ -11,7 +11,6 @@ import shutil
 import pytest
 from asr_conformance.conformance.cases import AudioRecipe
 from asr_conformance.conformance.engine.config import RunConfig, plan
-from asr_conformance.conformance.engine.profiles import get_profile
 from asr_conformance.conformance.generation.audio import (
     CODEC_FORMATS,
     CODEC_RATES,
@@ -20,6 +19,7 @@ from asr_conformance.conformance.generation.audio import (
     valid_recipe,
 )
 from asr_conformance.conformance.generation.caseio import case_from_json, case_to_json
+from asr_conformance.conformance.generation.profiles import get_profile
 from asr_conformance.conformance.generation.render import build_requests, malformed_body
 from asr_conformance.conformance.generation.values import (
     MISSING,
