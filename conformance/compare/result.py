@@ -7,18 +7,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from asr_conformance.conformance.cases import CaseSpec
+from asr_conformance.conformance.compare.observe import DIMENSIONS, Observation, SchemaCheck, observe, wer
 from asr_conformance.conformance.model import (
     CaseFinished,
     Outcome,
 )
 from asr_conformance.conformance.target import TargetInfo
-
-if TYPE_CHECKING:
-    pass
-from asr_conformance.conformance.compare.observe import DIMENSIONS, Observation, SchemaCheck, observe, wer
 
 DEFAULT_WER_THRESHOLD = 0.5
 

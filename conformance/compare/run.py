@@ -30,20 +30,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from asr_conformance.conformance.cases import CaseSpec
-from asr_conformance.conformance.model import (
-    CaseFinished,
-    CheckResult,
-    Event,
-    Exchange,
-    Outcome,
-    RunFinished,
-    RunStarted,
-)
-from asr_conformance.conformance.target import Target, TargetInfo
-from asr_conformance.conformance.targets.http import BudgetExhausted
-
-if TYPE_CHECKING:
-    from asr_conformance.conformance.engine.config import RunConfig
 from asr_conformance.conformance.compare.observe import spec_schema_check
 from asr_conformance.conformance.compare.result import (
     DEFAULT_WER_THRESHOLD,
@@ -62,6 +48,20 @@ from asr_conformance.conformance.engine.config import (
 )
 from asr_conformance.conformance.engine.execute import execute as execute_case
 from asr_conformance.conformance.engine.execute import exit_code, judge, send_requests
+from asr_conformance.conformance.model import (
+    CaseFinished,
+    CheckResult,
+    Event,
+    Exchange,
+    Outcome,
+    RunFinished,
+    RunStarted,
+)
+from asr_conformance.conformance.target import Target, TargetInfo
+from asr_conformance.conformance.targets.http import BudgetExhausted
+
+if TYPE_CHECKING:
+    from asr_conformance.conformance.targets.replay import CassetteTarget
 
 #: Sends one case to one target and returns its verdicts, or ``None`` when the request budget is spent.
 Executor = Callable[[CaseSpec, Target], Awaitable[CaseFinished | None]]
@@ -131,89 +131,24 @@ async def run_compare(
     by URL, which HTTP alone cannot tell from a real engine; the in-process mock is known to be one.
     ``select`` narrows the planned cases (keep the first: it is the probe).
     """
-    from asr_conformance.conformance.targets.factory import open_target
-    from asr_conformance.conformance.targets.replay import CassetteTarget
-
     if config.seed is None:
         config = replace(config, seed=random.SystemRandom().randrange(2**31))
     targets: list[Target] = []
     try:
-        for spec_ in specs:
-            is_mock_spec = spec_ in ("", "mock")
-            targets.append(
-                await open_target(
-                    spec_ or None,
-                    token=config.token,
-                    headers=config.headers,
-                    mock_config=mock_config_for(config) if is_mock_spec else None,
-                    max_body_bytes=config.max_body_bytes,
-                )
-            )
-        for spec_, target in zip(specs, targets, strict=True):
-            if spec_ in synthetic and not target.info.is_mock:
-                target.info = replace(target.info, is_mock=True)
+        await _open_all(specs, config, synthetic, targets)
         if on_open is not None:
             on_open(targets)
         infos = [t.info for t in targets]
         labels = labels_for(infos)
         checks = selected_checks(config)
-        budgets = [Budget(config.max_requests) for _ in targets]
-        cassette = next((t for t in targets if isinstance(t, CassetteTarget)), None)
-        recorded: dict[str, tuple[Exchange, ...]] = {}
-        notes: list[str] = []
-        if cassette is not None:
-            cases = [r.case for r in cassette.cases]
-            recorded = {r.case.id: r.exchanges for r in cassette.cases}
-            notes.append(f"Cases and request bytes come from the recording {cassette.info.name}.")
-        else:
-            cases = plan(config, common_info(infos))
+        cases, execute, cassette, notes = _cases_and_executor(targets, config, checks)
         if select is not None:
             cases = select(cases)
-
-        async def execute(case: CaseSpec, target: Target) -> CaseFinished | None:
-            index = targets.index(target)
-            try:
-                if cassette is None:
-                    return await execute_case(case, target, config, checks=checks, budget=budgets[index])
-                if target is cassette:
-                    exchanges = recorded[case.id]
-                else:
-                    requests = [e.request for e in recorded[case.id]]
-                    exchanges = await send_requests(case, requests, target, config, budgets[index])
-            except BudgetExhausted:
-                return None
-            return judge(case, exchanges, target.info, config, checks=checks)
-
         comparison = Comparison(
             labels, infos, spec_schema_check(config.spec_view), wer_threshold=wer_threshold
         )
         streams = [_EventStream(i, t.info, config, checks, on_event) for i, t in enumerate(targets)]
-
-        def on_case(case: CaseSpec, events: dict[str, CaseFinished]) -> None:
-            for stream, label in zip(streams, labels, strict=True):
-                stream.case(events[label])
-
-        left_out = 0
-        first = await _probe(cases, targets, execute) if cases else []
-        for stream in streams:
-            stream.start()
-        if cases:
-            if all(f is not None for f in first):
-                events = {label: f for label, f in zip(labels, first, strict=True) if f is not None}
-                on_case(cases[0], events)
-                comparison.add(cases[0], events)
-            else:
-                left_out += 1
-            left_out += await compare_cases(
-                cases[1:],
-                targets,
-                execute,
-                comparison,
-                concurrency=max(1, config.workers // len(targets)),
-                on_case=on_case,
-            )
-        for stream in streams:
-            stream.finish(config.fail_on)
+        left_out = await _send_all(cases, targets, execute, comparison, streams, config)
         if left_out:
             notes.append(
                 f"{left_out} planned cases were not sent to every target (--max-requests) and are left out."
@@ -228,6 +163,99 @@ async def run_compare(
     finally:
         for target in targets:
             await target.close()
+
+
+async def _open_all(
+    specs: Sequence[str], config: RunConfig, synthetic: Sequence[str], targets: list[Target]
+) -> None:
+    """Open each target into ``targets`` (the caller closes them, also after a failure)."""
+    from asr_conformance.conformance.targets.factory import open_target
+
+    for spec_ in specs:
+        is_mock_spec = spec_ in ("", "mock")
+        target = await open_target(
+            spec_ or None,
+            token=config.token,
+            headers=config.headers,
+            mock_config=mock_config_for(config) if is_mock_spec else None,
+            max_body_bytes=config.max_body_bytes,
+        )
+        if spec_ in synthetic and not target.info.is_mock:
+            target.info = replace(target.info, is_mock=True)
+        targets.append(target)
+
+
+def _cases_and_executor(
+    targets: Sequence[Target], config: RunConfig, checks: Sequence[Any]
+) -> tuple[list[CaseSpec], Executor, CassetteTarget | None, list[str]]:
+    """The cases to compare (planned, or a cassette's) and how one case is sent to one target."""
+    from asr_conformance.conformance.targets.replay import CassetteTarget
+
+    budgets = [Budget(config.max_requests) for _ in targets]
+    cassette = next((t for t in targets if isinstance(t, CassetteTarget)), None)
+    recorded: dict[str, tuple[Exchange, ...]] = {}
+    notes: list[str] = []
+    if cassette is not None:
+        cases = [r.case for r in cassette.cases]
+        recorded = {r.case.id: r.exchanges for r in cassette.cases}
+        notes.append(f"Cases and request bytes come from the recording {cassette.info.name}.")
+    else:
+        cases = plan(config, common_info([t.info for t in targets]))
+
+    async def execute(case: CaseSpec, target: Target) -> CaseFinished | None:
+        budget = budgets[list(targets).index(target)]
+        try:
+            if cassette is None:
+                return await execute_case(case, target, config, checks=checks, budget=budget)
+            if target is cassette:
+                exchanges = recorded[case.id]
+            else:
+                requests = [e.request for e in recorded[case.id]]
+                exchanges = await send_requests(case, requests, target, config, budget)
+        except BudgetExhausted:
+            return None
+        return judge(case, exchanges, target.info, config, checks=checks)
+
+    return cases, execute, cassette, notes
+
+
+async def _send_all(
+    cases: Sequence[CaseSpec],
+    targets: Sequence[Target],
+    execute: Executor,
+    comparison: Comparison,
+    streams: Sequence[_EventStream],
+    config: RunConfig,
+) -> int:
+    """Probe, then every case to every target; returns how many cases were left out."""
+    labels = comparison.labels
+
+    def on_case(case: CaseSpec, events: dict[str, CaseFinished]) -> None:
+        for stream, label in zip(streams, labels, strict=True):
+            stream.case(events[label])
+
+    left_out = 0
+    first = await _probe(cases, targets, execute) if cases else []
+    for stream in streams:
+        stream.start()
+    if cases:
+        if all(f is not None for f in first):
+            events = {label: f for label, f in zip(labels, first, strict=True) if f is not None}
+            on_case(cases[0], events)
+            comparison.add(cases[0], events)
+        else:
+            left_out += 1
+        left_out += await compare_cases(
+            cases[1:],
+            targets,
+            execute,
+            comparison,
+            concurrency=max(1, config.workers // len(targets)),
+            on_case=on_case,
+        )
+    for stream in streams:
+        stream.finish(config.fail_on)
+    return left_out
 
 
 async def _probe(

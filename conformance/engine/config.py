@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from asr_conformance.conformance.cases import CaseSpec
 from asr_conformance.conformance.checks import select
 from asr_conformance.conformance.checks.base import Check
-from asr_conformance.conformance.engine.profiles import get_profile
 from asr_conformance.conformance.generation.planner import plan_cases
+from asr_conformance.conformance.generation.profiles import get_profile
 from asr_conformance.conformance.target import Target, TargetInfo
 from asr_conformance.conformance.targets.factory import open_target
 from asr_conformance.conformance.targets.http import public_url

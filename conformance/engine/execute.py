@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from asr_conformance.conformance.cases import CaseSpec
 from asr_conformance.conformance.checks import CheckContext, run_checks
 from asr_conformance.conformance.checks.base import Check
+from asr_conformance.conformance.engine.budget import Budget
+from asr_conformance.conformance.engine.config import RunConfig, selected_checks
 from asr_conformance.conformance.engine.repro import make_repro
 from asr_conformance.conformance.generation.audio import cheap
 from asr_conformance.conformance.generation.caseio import case_to_json
@@ -26,11 +28,6 @@ from asr_conformance.conformance.model import (
 )
 from asr_conformance.conformance.target import Target, TargetInfo
 from asr_conformance.conformance.targets.http import send_with_backoff
-
-if TYPE_CHECKING:
-    pass
-from asr_conformance.conformance.engine.budget import Budget
-from asr_conformance.conformance.engine.config import RunConfig, selected_checks
 
 FAILING = (Outcome.FAIL, Outcome.ERROR)
 

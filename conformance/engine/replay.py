@@ -8,8 +8,9 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
+from asr_conformance.conformance.engine.config import RunConfig, selected_checks, suite_version
+from asr_conformance.conformance.engine.execute import exit_code, judge
 from asr_conformance.conformance.model import (
     CheckResult,
     Event,
@@ -17,11 +18,6 @@ from asr_conformance.conformance.model import (
     RunFinished,
     RunStarted,
 )
-
-if TYPE_CHECKING:
-    from asr_conformance.conformance.engine.config import RunConfig
-from asr_conformance.conformance.engine.config import RunConfig, selected_checks, suite_version
-from asr_conformance.conformance.engine.execute import exit_code, judge
 from asr_conformance.conformance.targets.replay import CassetteTarget, load
 
 

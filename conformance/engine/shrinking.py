@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from asr_conformance.conformance.cases import CaseSpec
+from asr_conformance.conformance.engine.budget import Budget
+from asr_conformance.conformance.engine.config import RunConfig
+from asr_conformance.conformance.engine.execute import describe, execute, failures_of
 from asr_conformance.conformance.generation.caseio import case_to_json
 from asr_conformance.conformance.generation.shrink import candidates
 from asr_conformance.conformance.model import (
@@ -14,12 +16,6 @@ from asr_conformance.conformance.model import (
 )
 from asr_conformance.conformance.target import Target
 from asr_conformance.conformance.targets.http import BudgetExhausted
-
-if TYPE_CHECKING:
-    pass
-from asr_conformance.conformance.engine.budget import Budget
-from asr_conformance.conformance.engine.config import RunConfig
-from asr_conformance.conformance.engine.execute import describe, execute, failures_of
 
 
 async def shrink(

@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
+from asr_conformance.conformance.generation.caseio import case_from_finished, case_to_json
 from asr_conformance.conformance.model import (
     CaseFinished,
     Event,
@@ -21,10 +22,6 @@ from asr_conformance.conformance.model import (
 )
 from asr_conformance.conformance.record.scrub import Scrubber
 from asr_conformance.conformance.target import TargetInfo
-
-if TYPE_CHECKING:
-    pass
-from asr_conformance.conformance.generation.caseio import case_from_finished, case_to_json
 from asr_conformance.conformance.targets.cassette_format import (
     META_FORMAT,
     VCR_FORMAT_VERSION,

@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 import aiohttp
 from asr_conformance.conformance.target import Target, TargetInfo
 from asr_conformance.conformance.targets.http import HttpTarget, public_url
+from asr_conformance.conformance.targets.mock import open_mock
 
 if TYPE_CHECKING:
     from asr_conformance.mock_server.config import MockConfig
-from asr_conformance.conformance.targets.mock import open_mock
 
 
 class TargetError(Exception):

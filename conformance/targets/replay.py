@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from asr_conformance.conformance.cases import CaseSpec
+from asr_conformance.conformance.generation.caseio import case_from_finished, case_from_json, known_fields
 from asr_conformance.conformance.model import (
     CaseFinished,
     CheckResult,
@@ -21,10 +22,6 @@ from asr_conformance.conformance.model import (
     event_from_json,
 )
 from asr_conformance.conformance.target import TargetInfo
-
-if TYPE_CHECKING:
-    pass
-from asr_conformance.conformance.generation.caseio import case_from_finished, case_from_json, known_fields
 from asr_conformance.conformance.targets.cassette_format import (
     MISS_PREFIX,
     SUFFIX,
