@@ -65,6 +65,26 @@ def asks_timestamps(request: Request) -> bool:
     return isinstance(params, dict) and params.get("return_timestamps") is True
 
 
+def timestamps_level(request: Request) -> str:
+    """What the request asked of timestamps, read only within the ``must_accept`` domain.
+
+    ``"none"``: not asked (raw audio, no ``parameters``, ``return_timestamps`` absent or ``false``);
+    ``"segment"``: ``return_timestamps: true`` (the documented boolean); ``"other"``: anything else
+    (``"word"``, ``"char"``, ``1``, ``"true"``, a ``parameters`` that is not an object ...), whose
+    meaning is the server's to choose, so no check may hold the answer to "none" or "segment".
+    """
+    payload = request_json(request)
+    if payload is None or "parameters" not in payload:
+        return "none"
+    params = payload["parameters"]
+    if not isinstance(params, dict):
+        return "other"
+    value = params.get("return_timestamps", False)
+    if value is False:
+        return "none"
+    return "segment" if value is True else "other"
+
+
 def header_true(value: str | None) -> bool:
     """Header booleans as clients send them: ``true`` / ``1`` (case-insensitive)."""
     return value is not None and value.strip().lower() in {"true", "1"}
@@ -120,5 +140,6 @@ __all__ = [
     "response_json",
     "short",
     "successes",
+    "timestamps_level",
     "where",
 ]
