@@ -30,6 +30,7 @@ from asr_conformance.mock_server.audio_bounds import (
     AudioDecodeError,
     AudioInfo,
     AudioTooLongError,
+    check_duration,
 )
 from asr_conformance.mock_server.audio_encode import CODECS, SAMPLE_FORMATS, encode, fix_ogg_serials
 from asr_conformance.mock_server.audio_ffmpeg import decode_ffmpeg, layout_for, probe_ffmpeg, resample
@@ -58,13 +59,21 @@ def decode(
         raise AudioDecodeError("empty body")
     limit = DEFAULT_MAX_SECONDS if max_seconds is None else max_seconds
     digest = sha256 or _sha256(data)
-    wav = parse_wav(data)
+    try:
+        return _decode(data, target_rate, digest, limit)
+    except (AudioDecodeError, MemoryError):
+        raise
+    except Exception as exc:  # any decoder failure on these bytes is the bytes' fault: a 400, never a 500
+        raise AudioDecodeError(f"undecodable audio: {type(exc).__name__}: {exc}") from exc
+
+
+def _decode(data: bytes, target_rate: int, digest: str, limit: float) -> DecodedAudio:
+    wav = parse_wav(data, limit)
     if wav is None:
         return decode_ffmpeg(data, target_rate, digest, limit)
     if wav.samples.shape[0] == 0:
         raise AudioDecodeError("WAV without samples")
-    if wav.samples.shape[0] / wav.sample_rate > limit:
-        raise AudioTooLongError(limit)
+    check_duration(wav.samples.shape[0], wav.sample_rate, limit)
     if wav.channels == 1 and wav.sample_rate == target_rate:
         mono = wav.samples.reshape(-1)
     else:
@@ -83,9 +92,14 @@ def probe(data: bytes) -> AudioInfo:
     """Duration, rate, channels and container of an audio file (decoded, so durations are exact)."""
     if not data:
         raise AudioDecodeError("empty body")
-    wav = parse_wav(data)
-    if wav is None:
-        return probe_ffmpeg(data)
+    try:
+        wav = parse_wav(data)
+        if wav is None:
+            return probe_ffmpeg(data)
+    except (AudioDecodeError, MemoryError):
+        raise
+    except Exception as exc:  # as in decode: the bytes' fault
+        raise AudioDecodeError(f"undecodable audio: {type(exc).__name__}: {exc}") from exc
     frames = wav.samples.shape[0]
     if frames == 0:
         raise AudioDecodeError("WAV without samples")

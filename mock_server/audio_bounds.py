@@ -14,6 +14,15 @@ DEFAULT_MAX_SECONDS = 3600.0
 DECODE_TIME_BUDGET_S = 30.0
 #: bound on demuxed packets (a flood of tiny or empty packets is garbage, not audio)
 MAX_PACKETS = 2_000_000
+#: source sample rates outside this range are not audio a client means (a 1 Hz file upsampled to
+#: 16 kHz costs 16,000x its size; rates near 2**31 overflow FFmpeg's resampler)
+MIN_SAMPLE_RATE = 1000
+MAX_SAMPLE_RATE = 768_000
+#: FFmpeg has downmix layouts up to 8 channels (7.1); more is refused rather than guessed
+MAX_CHANNELS = 8
+#: RIFF chunks a WAV may have before its data (real files have a handful; a body of empty chunks is a
+#: stall, not audio)
+MAX_WAV_CHUNKS = 256
 
 
 class AudioDecodeError(ValueError):
@@ -39,11 +48,32 @@ class AudioInfo:
     codec: str = ""  # codec name as FFmpeg reports it: pcm_s16le, flac, vorbis, opus, mp3, aac, ...
 
 
+def check_format(sample_rate: int, channels: int) -> None:
+    """Refuse (:class:`AudioDecodeError`) a rate or channel count no decoder should spend work on."""
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise AudioDecodeError(f"sample rate {sample_rate} Hz outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz")
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise AudioDecodeError(f"{channels} channels (1-{MAX_CHANNELS} are decoded)")
+
+
+def check_duration(frames: int, sample_rate: int, max_seconds: float) -> None:
+    """Raise :class:`AudioTooLongError` when ``frames`` at ``sample_rate`` exceed ``max_seconds``:
+    called with source frame counts, before any conversion or resampling is paid for."""
+    if sample_rate > 0 and frames / sample_rate > max_seconds:
+        raise AudioTooLongError(max_seconds)
+
+
 __all__ = [
     "DECODE_TIME_BUDGET_S",
     "DEFAULT_MAX_SECONDS",
+    "MAX_CHANNELS",
     "MAX_PACKETS",
+    "MAX_SAMPLE_RATE",
+    "MAX_WAV_CHUNKS",
+    "MIN_SAMPLE_RATE",
     "AudioDecodeError",
     "AudioInfo",
     "AudioTooLongError",
+    "check_duration",
+    "check_format",
 ]

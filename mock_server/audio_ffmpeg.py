@@ -18,6 +18,8 @@ from asr_conformance.mock_server.audio_bounds import (
     AudioDecodeError,
     AudioInfo,
     AudioTooLongError,
+    check_duration,
+    check_format,
 )
 from asr_conformance.mock_server.engine import DecodedAudio
 
@@ -81,6 +83,7 @@ def decode_ffmpeg(data: bytes, target_rate: int, digest: str, max_seconds: float
         resampler = av.AudioResampler(format="flt", layout="mono", rate=target_rate)
         out: list[np.ndarray] = []
         total = 0
+        source_frames = 0
         try:
             for index, packet in enumerate(container.demux(stream)):
                 if index > MAX_PACKETS or time.monotonic() > deadline:
@@ -88,6 +91,10 @@ def decode_ffmpeg(data: bytes, target_rate: int, digest: str, max_seconds: float
                 for frame in packet.decode():
                     source_rate = frame.sample_rate or source_rate
                     source_channels = frame.layout.nb_channels or source_channels
+                    # judged on the source frame, before the resampler multiplies it
+                    check_format(source_rate, source_channels)
+                    source_frames += frame.samples
+                    check_duration(source_frames, source_rate, max_seconds)
                     for resampled in resampler.resample(frame):
                         block = resampled.to_ndarray().reshape(-1)
                         total += block.shape[0]
@@ -150,6 +157,7 @@ def probe_ffmpeg(data: bytes) -> AudioInfo:
                     frames += frame.samples
                     rate = frame.sample_rate or rate
                     channels = frame.layout.nb_channels or channels
+                    check_format(rate, channels)
         except (av.FFmpegError, ValueError, OSError) as exc:
             if isinstance(exc, AudioDecodeError):
                 raise

@@ -8,7 +8,12 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
-from asr_conformance.mock_server.audio_bounds import AudioDecodeError
+from asr_conformance.mock_server.audio_bounds import (
+    MAX_WAV_CHUNKS,
+    AudioDecodeError,
+    check_duration,
+    check_format,
+)
 
 
 @dataclass(frozen=True)
@@ -27,18 +32,22 @@ _WAVE_FORMAT_EXTENSIBLE = 0xFFFE
 _STREAMING_SIZES = (0, 0xFFFFFFFF)  # writers that cannot seek back leave these in the size fields
 
 
-def parse_wav(data: bytes) -> Wav | None:
+def parse_wav(data: bytes, max_seconds: float | None = None) -> Wav | None:
     """Parse a PCM/float RIFF WAVE file with numpy; None when it is not one we can take this way.
 
     Returns None (so that FFmpeg gets a chance) for anything unusual: compressed WAV formats, odd
     widths, RF64. Raises :class:`AudioDecodeError` for a WAV that is clearly broken (declared data longer
-    than the body: truncated).
+    than the body: truncated; an absurd rate or channel count; too many chunks) and
+    :class:`~asr_conformance.mock_server.audio_bounds.AudioTooLongError` when the data holds more than
+    ``max_seconds``, before converting any sample.
     """
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         return None
     pos = 12
     fmt: tuple[int, int, int, int] | None = None
-    while pos + 8 <= len(data):
+    for _ in range(MAX_WAV_CHUNKS):
+        if pos + 8 > len(data):
+            return None
         chunk_id = data[pos : pos + 4]
         (size,) = struct.unpack_from("<I", data, pos + 4)
         body = pos + 8
@@ -57,19 +66,26 @@ def parse_wav(data: bytes) -> Wav | None:
                 size = available
             elif size > available:
                 raise AudioDecodeError("truncated WAV: data chunk longer than the body")
-            return _wav_samples(fmt, data, body, size)
+            return _wav_samples(fmt, data, body, size, max_seconds)
         pos = body + size + (size & 1)
-    return None
+    raise AudioDecodeError(f"WAV with more than {MAX_WAV_CHUNKS} chunks before its data")
 
 
-def _wav_samples(fmt: tuple[int, int, int, int], data: bytes, start: int, size: int) -> Wav | None:
+def _wav_samples(
+    fmt: tuple[int, int, int, int], data: bytes, start: int, size: int, max_seconds: float | None
+) -> Wav | None:
     tag, channels, rate, bits = fmt
     if channels < 1 or rate < 1:
         raise AudioDecodeError("WAV with no channels or no sample rate")
+    check_format(rate, channels)
+    if not 1 <= bits <= 64:
+        raise AudioDecodeError(f"WAV with {bits} bits per sample")
     width = bits // 8
     frame_bytes = width * channels
     if frame_bytes == 0:
-        return None
+        return None  # sub-byte samples (ADPCM and friends): FFmpeg's job
+    if max_seconds is not None:
+        check_duration(size // frame_bytes, rate, max_seconds)
     usable = size - size % frame_bytes
     raw = memoryview(data)[start : start + usable]
     if tag == _WAVE_FORMAT_PCM and bits == 16:

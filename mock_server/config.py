@@ -16,6 +16,9 @@ DEFAULT_MODEL_ID = "openai/whisper-large-v3"
 #: the real service's payload limit is undocumented; this default fits 10 minutes of 16 kHz WAV as base64
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 
+#: a 32 MiB body at 4.5 Mbit/s; slower uploads are more likely a stalled or hostile client
+DEFAULT_READ_TIMEOUT_S = 60.0
+
 SpecView = Literal["served", "documented"]
 
 
@@ -43,8 +46,14 @@ class MockConfig:
     spec_view: SpecView = "served"
     #: names from :data:`asr_conformance.mock_server.violations.VIOLATIONS`: deliberate deviations
     violate: tuple[str, ...] = ()
-    #: requests in flight above this get 503 (never queue without bound)
+    #: requests in flight above this get 503 (never queue without bound); a slot is taken once the
+    #: body has been read, so slow uploads never hold one
     max_concurrency: int = 256
+    #: seconds a client gets to send its whole body; slower gets 408
+    read_timeout: float = DEFAULT_READ_TIMEOUT_S
+    #: serve the ``/__mock`` controls and honour fault headers and scenarios (an engine server such as
+    #: the reference is not a mock: it sets this False)
+    controls: bool = True
     #: ``x-compute-type`` of fresh results
     compute_type: str = "cpu"
     #: ``x-sha``: the model revision reported
@@ -77,7 +86,8 @@ class MockConfig:
             raise ValueError(f"unknown violation(s) {', '.join(unknown)}; see --violate list")
         if self.spec_view not in ("served", "documented"):
             raise ValueError(f"spec_view must be 'served' or 'documented', not {self.spec_view!r}")
-        if self.max_body_bytes <= 0 or self.max_audio_seconds <= 0 or self.max_concurrency <= 0:
+        limits = (self.max_body_bytes, self.max_audio_seconds, self.max_concurrency, self.read_timeout)
+        if min(limits) <= 0:
             raise ValueError("limits must be positive")
 
     def violates(self, name: str) -> bool:
@@ -85,4 +95,4 @@ class MockConfig:
         return name in self.violate
 
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_MODEL_ID", "MockConfig", "SpecView"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_MODEL_ID", "DEFAULT_READ_TIMEOUT_S", "MockConfig", "SpecView"]

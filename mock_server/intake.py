@@ -4,6 +4,8 @@ authentication, the two body forms, boolean headers and parameters. Each step ra
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 from typing import Any
 
 from aiohttp import web
@@ -39,25 +41,37 @@ HUGE = 2**31 - 1
 
 
 async def read_body(request: web.Request, config: MockConfig) -> bytes:
-    """The whole body, or 413 when it is (or declares to be) over the limit."""
+    """The whole body within ``read_timeout`` (else 408), or 413 when it is (or declares to be) over
+    the limit."""
     limit = config.max_body_bytes
     enforce = not config.violates("ignore-body-limit")
     declared = request.content_length
     if enforce and declared is not None and declared > limit:
         raise Reply(413, too_large(declared, limit))
     try:
-        body = await request.read()
+        async with asyncio.timeout(config.read_timeout):
+            body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise Reply(413, too_large(None, limit)) from None
+    except TimeoutError:
+        message = f"Request body not received within {config.read_timeout:g} s"
+        raise Reply(408, {"error": message}, {"Connection": "close"}) from None
     if enforce and len(body) > limit:
         raise Reply(413, too_large(len(body), limit))
     return body
 
 
-def fault(request: web.Request, scenario: Scenario | None) -> Fault:
-    """The request's own fault header, else the scenario's next fault."""
-    header = request.headers.get(FAULT_HEADER)
-    prefer = request.headers.get("Prefer")
+def fault(request: web.Request, scenario: Scenario | None, config: MockConfig) -> Fault:
+    """The request's own fault header, else the scenario's next fault.
+
+    Without ``controls`` (an engine server) there are no faults. With a token, fault headers count only
+    on requests that carry it: an anonymous client must not be able to stall or break the server.
+    """
+    if not config.controls:
+        return NO_FAULT
+    steered = authorized(request, config)
+    header = request.headers.get(FAULT_HEADER) if steered else None
+    prefer = request.headers.get("Prefer") if steered else None
     try:
         if header:
             return parse_fault(header)
@@ -70,18 +84,31 @@ def fault(request: web.Request, scenario: Scenario | None) -> Fault:
     return scenario.next_fault() if scenario is not None else NO_FAULT
 
 
+def authorized(request: web.Request, config: MockConfig) -> bool:
+    """True without a configured token, or when the request carries ``Authorization: Bearer <token>``."""
+    token = config.token
+    if token is None:
+        return True
+    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+    # bytes: compare_digest refuses non-ASCII str, and header values may hold undecodable bytes
+    sent = credentials.strip().encode("utf-8", "surrogateescape")
+    return scheme.lower() == "bearer" and hmac.compare_digest(sent, token.encode("utf-8", "surrogateescape"))
+
+
+def unauthorized() -> Reply:
+    """The real service's 401: body, ``X-Error-Message`` and ``WWW-Authenticate``."""
+    return Reply(
+        401,
+        {"error": UNAUTHORIZED},
+        {"X-Error-Message": UNAUTHORIZED, "WWW-Authenticate": WWW_AUTHENTICATE},
+    )
+
+
 def authenticate(request: web.Request, config: MockConfig) -> None:
     """401 (the real body and headers) unless the bearer token is the configured one."""
-    token = config.token
-    if token is None or config.violates("ignored-auth"):
+    if config.violates("ignored-auth") or authorized(request, config):
         return
-    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
-    if scheme.lower() != "bearer" or credentials.strip() != token:
-        raise Reply(
-            401,
-            {"error": UNAUTHORIZED},
-            {"X-Error-Message": UNAUTHORIZED, "WWW-Authenticate": WWW_AUTHENTICATE},
-        )
+    raise unauthorized()
 
 
 def parse(request: web.Request, body: bytes, config: MockConfig) -> ParsedBody:
@@ -139,4 +166,14 @@ def _has_huge_number(value: Any) -> bool:
     return False
 
 
-__all__ = ["HUGE", "authenticate", "bool_header", "fault", "parameters", "parse", "read_body"]
+__all__ = [
+    "HUGE",
+    "authenticate",
+    "authorized",
+    "bool_header",
+    "fault",
+    "parameters",
+    "parse",
+    "read_body",
+    "unauthorized",
+]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from base64 import urlsafe_b64encode
 from typing import Any
 
@@ -32,6 +33,7 @@ COMMON_HEADERS: dict[str, str] = {
 }
 
 JSON_TYPE = "application/json"
+_NOT_VISIBLE_ASCII = re.compile(r"[^\x21-\x7e]")
 
 
 def loading_body(model_id: str, estimated_time: float, config: MockConfig) -> dict[str, Any]:
@@ -53,16 +55,19 @@ def short_id() -> str:
 def request_id(trace_id: str | None, router: bool) -> str:
     """``Root=1-<time>-<random>;<client trace id>`` behind the router (as recorded), else a short id."""
     if router and trace_id:
-        return f"Root=1-{os.urandom(4).hex()}-{os.urandom(12).hex()};{trace_id[:100]}"
+        # only visible ASCII goes back in a header: undecodable bytes would fail the response's encoding
+        trace = _NOT_VISIBLE_ASCII.sub("", trace_id[:100])
+        return f"Root=1-{os.urandom(4).hex()}-{os.urandom(12).hex()};{trace}"
     return short_id()
 
 
 def dumps(body: Any) -> bytes:
-    """Compact UTF-8 JSON, as the service writes it."""
+    """Compact UTF-8 JSON, as the service writes it; never fails on what a request can carry."""
     try:
         return orjson.dumps(body)
-    except TypeError:  # integers beyond 64 bits echoed back from a request
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    except TypeError:  # integers beyond 64 bits, lone surrogates (undecodable header bytes) echoed back
+        # ASCII escapes: a lone surrogate becomes a valid ``\udcxx`` escape instead of an encode error
+        return json.dumps(body, separators=(",", ":")).encode()
 
 
 def error_payload(body: dict[str, Any], config: MockConfig) -> tuple[bytes, str]:

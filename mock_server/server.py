@@ -53,7 +53,15 @@ async def start_server(
     """Start serving in the running loop; returns the runner (``await runner.cleanup()`` stops it) and
     the base URL. ``port=0`` picks a free port."""
     app = create_app(engine or default_engine(config), config)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout, handle_signals=False)
+    # handler_cancellation: a client that disconnects cancels its handler (fault sleeps, waits, engine
+    # work queued for it) instead of holding a slot for nobody
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        shutdown_timeout=shutdown_timeout,
+        handle_signals=False,
+        handler_cancellation=True,
+    )
     await runner.setup()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

@@ -30,9 +30,11 @@ class FrontState:
         self.scenario = Scenario(data, self.config.seed) if data else None
 
     def reset(self) -> None:
-        """Forget requests, cached results and the scenario (the engine keeps its state)."""
+        """Forget requests, cached results, validation results and the scenario (the engine keeps its
+        state)."""
         self.journal.clear()
         self.cache.clear()
+        self.validator.clear()
         self.scenario = None
 
 

@@ -19,6 +19,9 @@ from asr_conformance import spec
 
 _MISSING = object()
 _CACHE_SIZE = 1024
+#: payloads whose canonical form is longer than this are validated every time, never cached: the cache
+#: then holds at most _CACHE_SIZE x _MAX_CACHED_KEY characters (4 MiB) whatever clients send
+_MAX_CACHED_KEY = 4096
 _MAX_MESSAGE = 300
 
 
@@ -66,10 +69,15 @@ class RequestValidator:
             self._cache.move_to_end(key)
             return self._cache[key]
         message = self._find_error(probe, parameters)
-        self._cache[key] = message
-        if len(self._cache) > _CACHE_SIZE:
-            self._cache.popitem(last=False)
+        if len(key) <= _MAX_CACHED_KEY:
+            self._cache[key] = message
+            if len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
         return message
+
+    def clear(self) -> None:
+        """Forget cached results (``/__mock/reset``)."""
+        self._cache.clear()
 
     def _find_error(self, payload: dict[str, Any], parameters: bool) -> str | None:
         errors = sorted(self._validator.iter_errors(payload), key=lambda e: (len(e.absolute_path), e.message))

@@ -378,14 +378,18 @@ async def test_journal_masks_secrets_and_drops_fault_headers(make_client) -> Non
             "X-Custom": "has hf_secret inside",
         },
     )
+    auth = {"Authorization": "Bearer hf_secret"}
+    await client.post(PATH, data=wav(0.5), headers={**auth, "Prefer": "code=429"})
+    # without the token a fault header is not honoured: the request gets its 401
     await client.post(PATH, data=wav(0.5), headers={"Prefer": "code=429"})
-    entries = (await (await client.get("/__mock/requests")).json())["requests"]
+    assert (await client.get("/__mock/requests")).status == 401  # the controls need the token too
+    entries = (await (await client.get("/__mock/requests", headers=auth)).json())["requests"]
     text = json.dumps(entries)
     assert "hf_secret" not in text
     assert "x-mock-fault" not in text and "prefer" not in text
     assert entries[0]["headers"]["authorization"] == "Bearer ***"
     assert entries[0]["headers"]["x-custom"] == "has *** inside"
-    assert [e["status"] for e in entries] == [200, 429]
+    assert [e["status"] for e in entries] == [200, 429, 401]
 
 
 # ------------------------------------------------------------------------------------- loading
