@@ -19,6 +19,7 @@ from asr_conformance.conformance.checks.reading import (
     where,
 )
 from asr_conformance.conformance.checks.schema import error_shape_problems
+from asr_conformance.conformance.model import Response
 
 #: Codecs the API's parameter guide names ("Flac, Wav, Mp3, Ogg etc."); the rest are the "etc.", seen
 #: working through ffmpeg but never promised.
@@ -46,6 +47,20 @@ def _over_declared_limit(ctx: CheckContext, size: int) -> bool:
     return limit is not None and size > limit
 
 
+#: A server that passes a ``must_reject`` value on unvalidated and transcribes anyway is lenient, not
+#: broken: HF's own serving stack hands ``generation_parameters`` to transformers as they are, so
+#: ``top_p: "high"`` can get 200. A warning with its own title; a 5xx, non-JSON body or hang stays an error.
+LENIENT_TITLE = "Invalid value accepted (lenient server)"
+
+
+def _lenient(ctx: CheckContext, resp: Response) -> bool:
+    """A 200 with a success body (``{"text": str, ...}``) to a ``must_reject`` value (not to bad audio)."""
+    if ctx.case.kind != "negative" or resp.status != 200:
+        return False
+    is_json, body = response_json(resp)
+    return is_json and isinstance(body, dict) and isinstance(body.get("text"), str)
+
+
 @check(
     id="negative_data_rejection",
     title="Invalid request accepted or refused badly",
@@ -55,10 +70,22 @@ def _over_declared_limit(ctx: CheckContext, size: int) -> bool:
     fired_by=("accept-invalid-params", "500-on-bad-audio", "plain-text-errors", "error-key-missing"),
 )
 def negative_data_rejection(ctx: CheckContext) -> Iterator[Problem]:
-    """An invalid request (one ``must_reject`` value, or undecodable audio) gets a 4xx error."""
+    """An invalid request (one ``must_reject`` value, or undecodable audio) gets a 4xx error.
+
+    A transcript for a ``must_reject`` value is a lenient deviation (warning, its own title); undecodable
+    audio answered 200 is not: no decoder reads it, so the transcript is invented.
+    """
     what = ctx.case.mutation or ctx.case.malformed or "invalid request"
     evidence, ref = _case_evidence(ctx), _field_ref(ctx)
     for i, _, resp in answered(ctx):
+        if _lenient(ctx, resp):
+            yield Problem(
+                f"{where(ctx, i)}{what}: accepted with a transcript (200) instead of a 4xx",
+                "observed",
+                ref,
+                title=LENIENT_TITLE,
+            )
+            continue
         if not 400 <= resp.status < 500:
             yield Problem(f"{where(ctx, i)}{what}: answered {resp.status}, not a 4xx", evidence, ref)
             continue

@@ -91,7 +91,7 @@ SCENARIOS: dict[str, tuple[Callable[[], CheckContext], Callable[[], CheckContext
         Severity.ERROR,
     ),
     "status_code_conformance": (
-        lambda: negative(ok()),
+        lambda: negative(err(404, {"error": "no"})),  # a 200 is lenient: negative_data_rejection warns
         lambda: negative(err(400, {"error": ["bad top_k"]})),
         Severity.ERROR,
     ),
@@ -122,7 +122,11 @@ SCENARIOS: dict[str, tuple[Callable[[], CheckContext], Callable[[], CheckContext
         lambda: malformed(err(400, {"error": "Malformed soundfile", "warnings": ["w"]})),
         Severity.ERROR,
     ),
-    "negative_data_rejection": (lambda: negative(ok()), lambda: negative(err(400)), Severity.ERROR),
+    "negative_data_rejection": (
+        lambda: negative(err(500, {"error": "unknown error"})),
+        lambda: negative(err(400)),
+        Severity.ERROR,
+    ),
     "positive_data_acceptance": (lambda: positive(err(400)), lambda: positive(ok()), Severity.ERROR),
     "audio_formats_accepted": (lambda: labelled(err(400)), lambda: labelled(ok()), Severity.ERROR),
     "ignored_auth": (
