@@ -53,6 +53,9 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="asr-conformance")
 def main() -> None:
     """Conformance testing for the HF Inference API automatic-speech-recognition task."""
+    from asr_conformance.conformance.settings import keep_hypothesis_storage_private
+
+    keep_hypothesis_storage_private()  # no .hypothesis/ in the working directory
 
 
 __all__ = ["COMMANDS", "main"]

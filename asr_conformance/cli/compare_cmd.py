@@ -219,16 +219,15 @@ async def _compare(
     "--log",
     "log_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("asr-conformance-proxy.jsonl"),
-    show_default=True,
-    help="JSON Lines log, one record per exchange (appended).",
+    default=None,
+    help="JSON Lines log, one record per exchange (appended); none unless given.",
 )
 @click.option("--spec", "view", type=click.Choice(VIEWS), default="served", show_default=True)
 @click.option(
     "--timeout", "timeout_s", type=float, default=300.0, show_default=True, help="Upstream timeout (s)."
 )
 def proxy(
-    upstream: str, host: str, port: int, strict: bool, log_path: Path, view: str, timeout_s: float
+    upstream: str, host: str, port: int, strict: bool, log_path: Path | None, view: str, timeout_s: float
 ) -> None:
     """Forward any client's traffic to UPSTREAM, validating every request and answer.
 
@@ -247,7 +246,9 @@ def proxy(
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
-async def _serve(app: object, host: str, port: int, upstream: str, log_path: Path, strict: bool) -> None:
+async def _serve(
+    app: object, host: str, port: int, upstream: str, log_path: Path | None, strict: bool
+) -> None:
     from aiohttp import web
 
     from asr_conformance.conformance.targets.http import public_url
@@ -259,7 +260,8 @@ async def _serve(app: object, host: str, port: int, upstream: str, log_path: Pat
     await site.start()
     bound = runner.addresses[0][1] if runner.addresses else port
     mode = "strict: violating answers become 502" if strict else "report-only"
-    click.echo(f"proxy listening on http://{host}:{bound} -> {public_url(upstream)} ({mode}; log {log_path})")
+    mode += f"; log {log_path or 'off'}"
+    click.echo(f"proxy listening on http://{host}:{bound} -> {public_url(upstream)} ({mode})")
     sys.stdout.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
