@@ -240,6 +240,18 @@ class RunFinished:
     failed_checks: tuple[str, ...]
     exit_code: int
     kind: Literal["run_finished"] = "run_finished"
+    # Defaults keep events written before these fields readable (a run that stopped early never said so).
+    planned: int | None = None  # cases the run planned (probe and fixed cases, fuzz cases)
+    stopped: str = ""  # "" when every planned case ran; "budget" (--max-requests spent) or "interrupted"
+
+    @property
+    def incomplete(self) -> str:
+        """One sentence when the run stopped before its plan was done, else ""."""
+        if not self.stopped:
+            return ""
+        why = {"budget": "budget spent", "interrupted": "interrupted"}.get(self.stopped, self.stopped)
+        of = f" of {self.planned}" if self.planned is not None else ""
+        return f"incomplete: {why} after {self.cases}{of} planned cases"
 
 
 Event = RunStarted | CaseFinished | RunFinished

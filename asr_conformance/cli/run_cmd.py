@@ -2,7 +2,8 @@
 
 Flags override ``[tool.asr-conformance]`` (pyproject.toml) or ``asr-conformance.toml`` defaults. Exit
 status: 0 when nothing at or above ``--fail-on`` failed, 1 when something did (or, with
-``--expectations``, when something regressed), 2 for usage errors and unreachable targets.
+``--expectations``, when something regressed), 2 for usage errors and targets that cannot be judged, 3
+when nothing failed but the run stopped early (``--max-requests`` spent), 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ def _split_ids(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(i.strip() for v in values for i in v.split(",") if i.strip())
 
 
-
 def _defaults() -> dict[str, Any]:
     from asr_conformance.conformance.settings import SettingsError, load_defaults
 
@@ -48,7 +48,6 @@ def _pick(flag: Any, settings: dict[str, Any], key: str) -> Any:
     if flag not in (None, ()):
         return flag
     return settings.get(key, BUILTIN.get(key))
-
 
 
 def _plain() -> bool:
@@ -97,6 +96,8 @@ class Progress:
         elif isinstance(event, RunFinished):
             self.close()
             self.console.print(f"{event.cases} cases in {event.duration_s:.1f} s")
+            if event.incomplete:
+                self.console.print(event.incomplete, markup=False)
 
     def close(self) -> None:
         if self._status is not None:
@@ -269,7 +270,8 @@ async def _run(config: Any, expectations: Path | None, plain: bool) -> int:
 
         result = gate(expectations, tally, config.fail_on)
         click.echo(result.render())
-        return result.exit_code
+        # An incomplete run is never a clean pass, whatever the expectations say.
+        return result.exit_code or (finished.exit_code if finished.stopped else 0)
     return finished.exit_code
 
 

@@ -1,5 +1,4 @@
-"""``--max-requests``: the request budget every attempt is taken from.
-"""
+"""``--max-requests``: the request budget every attempt is taken from."""
 
 from __future__ import annotations
 
@@ -7,7 +6,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     pass
-
 
 
 class Budget:

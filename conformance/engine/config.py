@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from asr_conformance.mock_server.config import MockConfig
 
 
-
 @dataclass(frozen=True)
 class RunConfig:
     """Everything one run needs; the CLI builds it from flags over ``[tool.asr-conformance]`` defaults."""

@@ -1,5 +1,4 @@
-"""One case: build its requests, send them through a target, judge the exchanges.
-"""
+"""One case: build its requests, send them through a target, judge the exchanges."""
 
 from __future__ import annotations
 
@@ -30,6 +29,8 @@ from asr_conformance.conformance.target import Target, TargetInfo
 from asr_conformance.conformance.targets.http import send_with_backoff
 
 FAILING = (Outcome.FAIL, Outcome.ERROR)
+EXIT_INCOMPLETE = 3  # nothing failed, but the run stopped before its plan was done (--max-requests)
+EXIT_INTERRUPTED = 130  # SIGINT/SIGTERM: the shell's convention for "killed by Ctrl-C"
 
 
 def describe(case: CaseSpec) -> str:

@@ -1,5 +1,4 @@
-"""A run driven by a recording: the recorded cases judged again by today's checks.
-"""
+"""A run driven by a recording: the recorded cases judged again by today's checks."""
 
 from __future__ import annotations
 

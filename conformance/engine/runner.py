@@ -16,13 +16,25 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from asr_conformance.conformance.cases import CaseSpec
-from asr_conformance.conformance.checks.base import Check
-from asr_conformance.conformance.engine.profiles import get_profile
+from asr_conformance.conformance.engine.budget import Budget
+from asr_conformance.conformance.engine.config import RunConfig, open_for, selected_checks, suite_version
+from asr_conformance.conformance.engine.execute import (
+    EXIT_INCOMPLETE,
+    EXIT_INTERRUPTED,
+    FAILING,
+    count_outcomes,
+    execute,
+    exit_code,
+    failures_of,
+    now,
+)
+from asr_conformance.conformance.engine.probe import probe
 from asr_conformance.conformance.engine.repro import write_bodies
+from asr_conformance.conformance.engine.shrinking import with_shrunk
 from asr_conformance.conformance.generation.planner import plan_fixed, plan_fuzz
+from asr_conformance.conformance.generation.profiles import get_profile
 from asr_conformance.conformance.model import (
     CaseFinished,
     CheckResult,
@@ -36,116 +48,149 @@ from asr_conformance.conformance.targets.http import BudgetExhausted
 
 from asr_conformance import spec
 
-if TYPE_CHECKING:
-    pass
-from asr_conformance.conformance.engine.budget import Budget
-from asr_conformance.conformance.engine.config import RunConfig, open_for, selected_checks, suite_version
-from asr_conformance.conformance.engine.execute import (
-    FAILING,
-    count_outcomes,
-    execute,
-    exit_code,
-    failures_of,
-    now,
-)
-from asr_conformance.conformance.engine.probe import probe
-from asr_conformance.conformance.engine.shrinking import with_shrunk
-
 REPRO_FILES_PER_FAILURE = 5  # cases per failure kind whose bodies are written under REPORT_DIR/repro/
 
 
 async def run(
-    config: RunConfig, on_event: Callable[[Event], None], *, target: Target | None = None
+    config: RunConfig,
+    on_event: Callable[[Event], None],
+    *,
+    target: Target | None = None,
+    stop: asyncio.Event | None = None,
 ) -> RunFinished:
     """Run the suite: RunStarted → CaseFinished… → RunFinished (also returned).
 
     ``target``: an already opened target (the caller closes it); otherwise the run opens and closes
-    ``config.target``. Raises :class:`TargetUnreachable` (before RunStarted) when the probe gets no
+    ``config.target``. ``stop``: once set, no new case is sent; what is in flight finishes and the run
+    ends "interrupted". Raises :class:`TargetUnreachable` (before RunStarted) when the probe gets no
     usable answer.
     """
     if config.dry_run:
         raise ValueError("a dry run sends nothing: call plan() (run() always sends)")
     if config.seed is None:
         config = replace(config, seed=random.SystemRandom().randrange(2**31))
-    checks = selected_checks(config)
-    t0 = time.perf_counter()
-    budget = Budget(config.max_requests)
-    all_results: list[CheckResult] = []
-    n_cases = 0
     owned = target is None
     target = target or await open_for(config)
-    if target.info.is_replay:
-        # A cassette drives its own run: its recorded cases are judged, nothing is generated or sent.
-        from asr_conformance.conformance.engine.replay import replay_run
-
-        try:
-            return await replay_run(config, on_event, target=target)  # type: ignore[arg-type]
-        finally:
-            if owned:
-                await target.close()
     try:
-        info = target.info
-        profile = get_profile(config.profile)
-        fixed = plan_fixed(profile, info)
-        first, loading = await probe(fixed[0], target, config, budget)
+        if target.info.is_replay:
+            # A cassette drives its own run: its recorded cases are judged, nothing is generated or sent.
+            from asr_conformance.conformance.engine.replay import replay_run
+
+            return await replay_run(config, on_event, target=target)  # type: ignore[arg-type]
+        return await _LiveRun(config, on_event, target, stop or asyncio.Event()).run()
+    finally:
+        if owned:
+            await target.close()
+
+
+class _LiveRun:
+    """One run against a live target: the state the phases share (budget, results, emitted cases)."""
+
+    def __init__(
+        self, config: RunConfig, on_event: Callable[[Event], None], target: Target, stop: asyncio.Event
+    ) -> None:
+        self.config, self.on_event, self.target, self.stop = config, on_event, target, stop
+        self.checks = selected_checks(config)
+        self.budget = Budget(config.max_requests)
+        self.results: list[CheckResult] = []
+        self.cases = 0
+        self.written: Counter[tuple[str, str]] = Counter()
+        self.seen_keys: set[tuple[str, str]] = set()  # dedup keys already shrunk in this run
+        self.t0 = time.perf_counter()
+        self.run_id = uuid.uuid4().hex[:12]
+
+    async def run(self) -> RunFinished:
+        config, profile = self.config, get_profile(self.config.profile)
+        fixed = plan_fixed(profile, self.target.info)
+        first, loading = await probe(fixed[0], self.target, config, self.budget)
         # Hypothesis draws the fuzz cases in a thread while the fixed ones are sent: drawing is CPU
         # work, sending mostly waits on the target. The plan is the same as plan()'s.
         drawn = asyncio.create_task(
             asyncio.to_thread(plan_fuzz, profile, seed=config.seed or 0, max_examples=config.max_examples)
         )
-        run_id = uuid.uuid4().hex[:12]
-        on_event(
-            RunStarted(
-                run_id=run_id,
-                suite_version=suite_version(),
-                spec_view=config.spec_view,
-                upstream_commit=spec.UPSTREAM.commit,
-                target=info.name,
-                profile=config.profile,
-                seed=config.seed,
-                started_at=now(),
-                checks=tuple(c.id for c in checks),
-            )
-        )
-
-        written: Counter[tuple[str, str]] = Counter()
-
-        def emit(finished: CaseFinished) -> None:
-            nonlocal n_cases
-            n_cases += 1
-            all_results.extend(finished.results)
-            if config.report_dir is not None and finished.repro is not None:
-                # Body files for the first few cases of each kind of failure: enough to reproduce it,
-                # without copying every request of a badly broken target to disk.
-                keys = {f.dedup_key for f in failures_of(finished)} or {("error", finished.case_id)}
-                if any(written[k] < REPRO_FILES_PER_FAILURE for k in keys):
-                    written.update(keys)
-                    _write_repro_bodies(finished, config.report_dir)
-            on_event(finished)
-
-        emit(first)
+        self.on_event(self._started())
+        self.emit(first)
         if loading is not None:
-            emit(loading)
-        seen: set[tuple[str, str]] = set()
+            self.emit(loading)
         try:
-            await _run_cases(fixed[1:], target, config, checks, budget, emit, seen)
+            await self.run_cases(fixed[1:])
         finally:
             fuzz_cases = await drawn
-        await _run_cases(fuzz_cases, target, config, checks, budget, emit, seen)
-    finally:
-        if owned:
-            await target.close()
-    finished = RunFinished(
-        run_id=run_id,
-        finished_at=now(),
-        duration_s=round(time.perf_counter() - t0, 3),
-        cases=n_cases,
-        outcomes=count_outcomes(all_results),
-        failed_checks=tuple(sorted({r.check_id for r in all_results if r.outcome in FAILING})),
-        exit_code=exit_code(all_results, config.fail_on),
-    )
-    on_event(finished)
-    return finished
+        await self.run_cases(fuzz_cases)
+        return self.finish(planned=len(fixed) + len(fuzz_cases))
+
+    def _started(self) -> RunStarted:
+        return RunStarted(
+            run_id=self.run_id,
+            suite_version=suite_version(),
+            spec_view=self.config.spec_view,
+            upstream_commit=spec.UPSTREAM.commit,
+            target=self.target.info.name,
+            profile=self.config.profile,
+            seed=self.config.seed,
+            started_at=now(),
+            checks=tuple(c.id for c in self.checks),
+        )
+
+    def emit(self, finished: CaseFinished) -> None:
+        self.cases += 1
+        self.results.extend(finished.results)
+        report_dir = self.config.report_dir
+        if report_dir is not None and finished.repro is not None:
+            # Body files for the first few cases of each kind of failure: enough to reproduce it,
+            # without copying every request of a badly broken target to disk.
+            keys = {f.dedup_key for f in failures_of(finished)} or {("error", finished.case_id)}
+            if any(self.written[k] < REPRO_FILES_PER_FAILURE for k in keys):
+                self.written.update(keys)
+                _write_repro_bodies(finished, report_dir)
+        self.on_event(finished)
+
+    def finish(self, planned: int) -> RunFinished:
+        stopped = "interrupted" if self.stop.is_set() else ""
+        if not stopped and self.cases < planned and self.budget.spent:
+            stopped = "budget"
+        code = exit_code(self.results, self.config.fail_on)
+        if stopped == "interrupted":
+            code = EXIT_INTERRUPTED
+        elif stopped and code == 0:
+            code = EXIT_INCOMPLETE
+        finished = RunFinished(
+            run_id=self.run_id,
+            finished_at=now(),
+            duration_s=round(time.perf_counter() - self.t0, 3),
+            cases=self.cases,
+            outcomes=count_outcomes(self.results),
+            failed_checks=tuple(sorted({r.check_id for r in self.results if r.outcome in FAILING})),
+            exit_code=code,
+            planned=planned,
+            stopped=stopped,
+        )
+        self.on_event(finished)
+        return finished
+
+    async def run_cases(self, cases: Sequence[CaseSpec]) -> None:
+        """Send cases with ``config.workers`` in flight; emit them in plan order; shrink new failures."""
+        await _run_cases(cases, self)
+
+    async def one(self, case: CaseSpec) -> CaseFinished | None:
+        """Send and judge one case (shrinking a new failure); None when the budget ran out first."""
+        try:
+            finished = await execute(case, self.target, self.config, checks=self.checks, budget=self.budget)
+        except BudgetExhausted:
+            return None
+        if self.config.shrink:
+            new = [f.dedup_key for f in failures_of(finished) if f.dedup_key not in self.seen_keys]
+            self.seen_keys.update(new)
+            if new and case.phase != "examples":
+                attempts = get_profile(self.config.profile).shrink_attempts
+                finished = await with_shrunk(
+                    finished, case, new[0], self.target, self.config, self.budget, attempts
+                )
+        return finished
+
+    @property
+    def halted(self) -> bool:
+        return self.budget.spent or self.stop.is_set()
 
 
 def _write_repro_bodies(finished: CaseFinished, report_dir: Path) -> None:
@@ -161,18 +206,8 @@ def _write_repro_bodies(finished: CaseFinished, report_dir: Path) -> None:
     write_bodies(case_from_json(source), requests, report_dir / "repro")
 
 
-async def _run_cases(
-    cases: Sequence[CaseSpec],
-    target: Target,
-    config: RunConfig,
-    checks: Sequence[Check],
-    budget: Budget,
-    emit: Callable[[CaseFinished], None],
-    seen_keys: set[tuple[str, str]],
-) -> None:
-    """Send cases with ``config.workers`` in flight; emit them in plan order; shrink new failures
-    (``seen_keys``: the dedup keys already shrunk in this run)."""
-    profile = get_profile(config.profile)
+async def _run_cases(cases: Sequence[CaseSpec], state: _LiveRun) -> None:
+    """``config.workers`` in flight; emitted in plan order whatever order they finish in."""
     done: dict[int, CaseFinished | None] = {}
     next_emit = 0
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -184,31 +219,17 @@ async def _run_cases(
         while next_emit in done:
             finished = done.pop(next_emit)
             if finished is not None:
-                emit(finished)
+                state.emit(finished)
             next_emit += 1
 
     async def worker() -> None:
-        while not queue.empty() and not budget.spent:
+        while not queue.empty() and not state.halted:
             i = queue.get_nowait()
-            case = cases[i]
-            try:
-                finished: CaseFinished | None = await execute(
-                    case, target, config, checks=checks, budget=budget
-                )
-            except BudgetExhausted:
-                finished = None
-            if finished is not None and config.shrink:
-                new = [f.dedup_key for f in failures_of(finished) if f.dedup_key not in seen_keys]
-                seen_keys.update(new)
-                if new and case.phase != "examples":
-                    finished = await with_shrunk(
-                        finished, case, new[0], target, config, budget, profile.shrink_attempts
-                    )
-            done[i] = finished
+            done[i] = await state.one(cases[i])
             flush()
 
-    await asyncio.gather(*(worker() for _ in range(max(1, config.workers))))
-    # Cases never sent (request budget spent) leave gaps: emit what exists, in order.
+    await asyncio.gather(*(worker() for _ in range(max(1, state.config.workers))))
+    # Cases never sent (budget spent, run stopped) leave gaps: emit what exists, in order.
     for i in sorted(done):
         if done[i] is not None:
-            emit(done[i])  # type: ignore[arg-type]
+            state.emit(done[i])  # type: ignore[arg-type]

@@ -1,5 +1,4 @@
-"""Shrinking: the simplest variant of a failing case that still fails the same way.
-"""
+"""Shrinking: the simplest variant of a failing case that still fails the same way."""
 
 from __future__ import annotations
 

@@ -236,7 +236,9 @@ def _docs(checks: Iterable[CheckTally]) -> str:
 
 def render(tally: RunTally) -> str:
     """The whole page."""
-    state = "incomplete" if not tally.complete else "failing" if tally.failing() else "passing"
+    state = "failing" if tally.failing() else "passing"
+    if state == "passing" and (not tally.complete or tally.incomplete):
+        state = "incomplete"
     verdict = headline(tally).split(" ", 1)[1]  # the words, without the emoji
     if not tally.complete:
         verdict += " (run did not finish)"

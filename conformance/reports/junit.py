@@ -50,13 +50,28 @@ def _case(t: CheckTally, classname: str) -> TestCase:
     return case
 
 
+def _completeness(tally: RunTally, classname: str) -> TestCase | None:
+    """A run that stopped early is an error in CI's test tab too, not a silent short list."""
+    if not tally.incomplete:
+        return None
+    case = TestCase(name="run_complete", classname=classname)
+    case.add_error_info(message=tally.incomplete, error_type="incomplete")
+    return case
+
+
 def render(tally: RunTally) -> str:
     stamp = tally.stamp()
+    classname = f"asr_conformance.{stamp['profile']}"
+    cases = [_case(t, classname) for t in tally.sorted_checks()]
+    stopped = _completeness(tally, classname)
+    properties = {k: str(v) for k, v in stamp.items()} | {"cases": str(tally.cases)}
+    if tally.incomplete:
+        properties["incomplete"] = tally.incomplete
     suite = TestSuite(
         name=f"asr-conformance {stamp['target']}",
-        test_cases=[_case(t, f"asr_conformance.{stamp['profile']}") for t in tally.sorted_checks()],
+        test_cases=[stopped, *cases] if stopped else cases,
         timestamp=stamp["started_at"] or None,
-        properties={k: str(v) for k, v in stamp.items()} | {"cases": str(tally.cases)},
+        properties=properties,
     )
     return to_xml_report_string([suite], encoding="utf-8")
 

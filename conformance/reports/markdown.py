@@ -48,7 +48,11 @@ def headline(tally: RunTally) -> str:
     total = len(tally.checks)
     fails = [t for t in tally.checks.values() if t.verdict == Outcome.FAIL]
     errored = sum(t.verdict == Outcome.ERROR for t in tally.checks.values())
+    stopped = tally.incomplete
     if not fails and not errored:
+        # Never ✅ for a run that stopped early: the cases it did not send could have failed.
+        if stopped:
+            return f"⚠️ {stopped}; nothing failed in the {tally.cases} judged cases"
         return f"✅ All {total} checks conform"
     parts = []
     if fails:
@@ -58,6 +62,8 @@ def headline(tally: RunTally) -> str:
         parts.append(f"{len(fails)} of {total} checks fail ({', '.join(split)})")
     if errored:
         parts.append(f"{errored} errored (the target broke)")
+    if stopped:
+        parts.append(stopped)
     return "❌ " + "; ".join(parts)
 
 

@@ -261,6 +261,11 @@ class RunTally:
     def complete(self) -> bool:
         return self.finished is not None
 
+    @property
+    def incomplete(self) -> str:
+        """"incomplete: budget spent after N of M planned cases" (or interrupted), "" for a full run."""
+        return self.finished.incomplete if self.finished is not None else ""
+
     def outcome_totals(self) -> Counter[Outcome]:
         totals: Counter[Outcome] = Counter()
         for tally in self.checks.values():
