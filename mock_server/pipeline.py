@@ -260,6 +260,10 @@ class ModelRoute:
             headers["x-compute-time"] = item.compute_time
             headers["x-compute-type"] = compute_type
             headers["x-compute-audio-length"] = item.audio_length
+            if config.violates("audio-length-ms"):
+                headers["x-compute-audio-length"] = str(round(float(item.audio_length) * 1000))
+            if config.violates("compute-time-not-number"):
+                headers["x-compute-time"] = f"{item.compute_time}s"
         headers["x-sha"] = self.engine.model_sha
         headers["x-inference-id"] = short_id()
         headers["Content-Type"] = (

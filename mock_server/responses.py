@@ -88,6 +88,8 @@ def success_body(result: Transcription, duration: float, config: MockConfig) -> 
         body["text"] = result.text.split() if config.violates("text-not-string") else result.text
     if result.chunks is None or config.violates("no-chunks"):
         return body
+    if config.violates("empty-timestamped-speech"):
+        return {**body, "text": "", "chunks": []}
     plural = config.spec_view == "documented" or config.violates("plural-chunk-key")
     key = "timestamps" if plural else "timestamp"
     stamps: list[list[Any]] = [[c.start, c.end] for c in result.chunks]

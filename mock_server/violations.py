@@ -38,6 +38,9 @@ VIOLATIONS: dict[str, str] = {
     "slow": "every success is delayed (slow_seconds, default 4 s)",
     "500-on-huge-param": "numeric parameters above 2**31-1 give 500 instead of a documented choice",
     "router-path-404": "the router form /hf-inference/models/{id} is not served (404)",
+    "empty-timestamped-speech": '`return_timestamps: true` gets `{"text": "", "chunks": []}`',
+    "audio-length-ms": "x-compute-audio-length is in milliseconds instead of seconds",
+    "compute-time-not-number": 'x-compute-time carries a unit ("0.012s") instead of a number of seconds',
     "strict-boolean-headers": "boolean headers take only lowercase `true` (`1`, `yes`, `TRUE` read as false)",
 }
 

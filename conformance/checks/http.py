@@ -130,7 +130,7 @@ def _rules(status: int, *, only: str | None = None) -> list[spec.HeaderRule]:
     evidence="observed",
     spec_ref="E9",
     applies=_always,
-    fired_by=("missing-compute-headers",),
+    fired_by=("missing-compute-headers", "compute-time-not-number"),
 )
 def response_headers_conformance(ctx: CheckContext) -> Iterator[Problem]:
     """The response headers clients read (``x-compute-time``, ``x-compute-type``, ...) are well formed."""
@@ -148,6 +148,45 @@ def response_headers_conformance(ctx: CheckContext) -> Iterator[Problem]:
                     rule.evidence,
                     title=title,
                 )
+
+
+#: Decoders pad lossy audio and servers round the header: allowed beyond the case's own tolerance.
+AUDIO_LENGTH_SLACK_S = 0.1
+
+
+def _audio_length_judged(ctx: CheckContext) -> bool:
+    if ctx.case.expected_duration_s is None or ctx.case.malformed:
+        return False
+    return any(r.status == 200 and r.header("x-compute-audio-length") for _, _, r in answered(ctx))
+
+
+@check(
+    id="compute_audio_length_matches",
+    title="Audio length header disagrees with the audio",
+    evidence="observed",
+    spec_ref="E9",
+    applies=_audio_length_judged,
+    fired_by=("audio-length-ms",),
+)
+def compute_audio_length_matches(ctx: CheckContext) -> Iterator[str]:
+    """Where present, ``x-compute-audio-length`` is the audio's duration in seconds (4.65 for 4.65 s).
+
+    Absence and a non-number are response_headers_conformance's; this judges the value.
+    """
+    expected = float(ctx.case.expected_duration_s or 0.0)
+    slack = ctx.case.duration_tolerance_s + AUDIO_LENGTH_SLACK_S
+    for i, _, resp in answered(ctx):
+        value = resp.header("x-compute-audio-length")
+        if resp.status != 200 or value is None:
+            continue
+        try:
+            seconds = float(value)
+        except ValueError:
+            continue  # not a number: response_headers_conformance names it
+        if abs(seconds - expected) <= slack:
+            continue
+        hint = " (milliseconds? the header is in seconds)" if abs(seconds / 1000 - expected) <= slack else ""
+        yield f"{where(ctx, i)}x-compute-audio-length: {value} for {expected:.3f} s of audio{hint}"
 
 
 def latency_budget(ctx: CheckContext) -> float:
@@ -184,5 +223,6 @@ CHECKS = (
     status_code_conformance,
     content_type_conformance,
     response_headers_conformance,
+    compute_audio_length_matches,
     response_time_bounded,
 )

@@ -240,6 +240,42 @@ def chunk_text_matches_text(ctx: CheckContext) -> Iterator[str]:
             yield f"{where(ctx, i)}chunks join to {joined}, text is {short(target)}"
 
 
+def _speech_asked_timestamps(ctx: CheckContext) -> bool:
+    audio = ctx.case.audio
+    if audio is None or audio.kind != "speech" or ctx.case.malformed:
+        return False
+    return any(timestamps_level(ex.request) == "segment" for _, ex, _ in successes(ctx))
+
+
+@check(
+    id="speech_chunks_not_empty",
+    title="Speech with timestamps answered with empty chunks or text",
+    evidence="documented",
+    spec_ref="payload:parameters.return_timestamps",
+    applies=_speech_asked_timestamps,
+    fired_by=("empty-timestamped-speech",),
+)
+def speech_chunks_not_empty(ctx: CheckContext) -> Iterator[str]:
+    """Speech asked for timestamps gets non-empty chunks whose texts add up to a non-empty ``text``.
+
+    Seen on HF's own serving code with a converted tiny.en: ``{"text": "", "chunks": []}`` for clear
+    speech, which every other check lets through (the list is there, and empty lists join to "").
+    """
+    for i, ex, body in successes(ctx):
+        if timestamps_level(ex.request) != "segment":
+            continue
+        chunks, text = body.get("chunks"), body.get("text")
+        if not isinstance(chunks, list):
+            continue  # chunks_when_timestamps_requested names it
+        if not chunks:
+            yield f"{where(ctx, i)}speech answered with no chunks (`chunks: []`)"
+        parts = [c.get("text") for c in chunks if isinstance(c, dict)]
+        if chunks and not "".join(p for p in parts if isinstance(p, str)).strip():
+            yield f"{where(ctx, i)}every chunk's text is empty: {short(chunks)}"
+        if isinstance(text, str) and not text.strip():
+            yield f"{where(ctx, i)}speech answered with an empty text ({text!r})"
+
+
 CHECKS = (
     chunks_when_timestamps_requested,
     chunks_absent_unless_requested,
@@ -248,4 +284,5 @@ CHECKS = (
     timestamps_within_audio,
     timestamps_ordered,
     chunk_text_matches_text,
+    speech_chunks_not_empty,
 )

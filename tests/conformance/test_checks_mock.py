@@ -96,6 +96,13 @@ def timestamps(seconds: float = SECONDS) -> Scenario:
     )
 
 
+def speech_timestamps() -> Scenario:
+    """Timestamps asked for a case rendered as speech (the mock transcribes the tone it gets alike)."""
+    scenario = timestamps()
+    speech = replace(recipe(), kind="speech", text="testing one two three")
+    return replace(scenario, case=replace(scenario.case, audio=speech))
+
+
 def malformed() -> Scenario:
     return Scenario(
         case("malformed_audio", audio=None, malformed="random_bytes"), (raw(body=bytes(range(256)) * 8),)
@@ -186,6 +193,9 @@ SCENARIOS: dict[str, tuple[Callable[[], Scenario], ...]] = {
     "timestamp-null-end": (timestamps,),
     "timestamps-strings": (timestamps,),
     "chunk-text-mismatch": (timestamps,),
+    "empty-timestamped-speech": (speech_timestamps,),
+    "audio-length-ms": (positive_raw, timestamps),
+    "compute-time-not-number": (positive_raw,),
     "text-missing": (positive_raw,),
     "text-not-string": (positive_raw,),
     "500-on-bad-audio": (malformed,),

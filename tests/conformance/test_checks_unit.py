@@ -69,6 +69,17 @@ def negative(resp: Response) -> CheckContext:
     )
 
 
+def speech_timestamps(resp: Response) -> CheckContext:
+    speech = replace(RECIPE, kind="speech", text="hello world")
+    return context(
+        case("implementation_defined", form="json", parameters=TS, audio=speech), (json_request(TS), resp)
+    )
+
+
+def with_header(name: str, value: str) -> tuple[tuple[str, str], ...]:
+    return tuple((k, value if k == name else v) for k, v in SUCCESS_HEADERS)
+
+
 def malformed(resp: Response) -> CheckContext:
     return context(
         case("malformed_audio", audio=None, malformed="random_bytes"), (raw_request(body=b"\x01" * 9), resp)
@@ -248,6 +259,16 @@ SCENARIOS: dict[str, tuple[Callable[[], CheckContext], Callable[[], CheckContext
     "chunk_text_matches_text": (
         lambda: timestamps(chunked(GOOD_CHUNKS, text="hello there")),
         lambda: timestamps(chunked(GOOD_CHUNKS, text="hello  world ")),
+        Severity.WARNING,
+    ),
+    "speech_chunks_not_empty": (
+        lambda: speech_timestamps(ok({"text": "", "chunks": []})),
+        lambda: speech_timestamps(chunked(GOOD_CHUNKS)),
+        Severity.ERROR,
+    ),
+    "compute_audio_length_matches": (
+        lambda: positive(ok(headers=with_header("x-compute-audio-length", "2000"))),
+        lambda: positive(ok(headers=with_header("x-compute-audio-length", "2.04"))),
         Severity.WARNING,
     ),
 }
@@ -447,3 +468,20 @@ def test_end_past_the_audio_is_a_warning() -> None:
     assert result.failures[0].title == "Chunk ends after the audio"
     within = judge("timestamps_within_audio", timestamps(chunked([c(" you", 0.0, 2.07)])))
     assert within.outcome is Outcome.PASS  # 2.0 s + 0.05 s tolerance + one 20 ms step
+
+
+def test_audio_length_in_milliseconds_is_named() -> None:
+    result = judge(
+        "compute_audio_length_matches", positive(ok(headers=with_header("x-compute-audio-length", "2000")))
+    )
+    assert "milliseconds" in result.failures[0].message
+
+
+def test_speech_chunks_with_only_empty_texts_fail() -> None:
+    chunks = [{"text": " ", "timestamp": [0.0, 1.0]}]
+    result = judge("speech_chunks_not_empty", speech_timestamps(ok({"text": " ", "chunks": chunks})))
+    assert result.outcome is Outcome.FAIL and len(result.failures) == 2
+
+
+def test_empty_chunks_on_tones_are_not_judged() -> None:
+    assert judge("speech_chunks_not_empty", timestamps(ok({"text": "", "chunks": []}))) is None
