@@ -44,6 +44,8 @@ async def read_body(request: web.Request, config: MockConfig) -> bytes:
     """The whole body within ``read_timeout`` (else 408), or 413 when it is (or declares to be) over
     the limit."""
     limit = config.max_body_bytes
+    if config.violates("small-body-limit"):  # aiohttp's default client_max_size, whatever is declared
+        limit = min(limit, 1 << 20)
     enforce = not config.violates("ignore-body-limit")
     declared = request.content_length
     if enforce and declared is not None and declared > limit:

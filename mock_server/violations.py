@@ -41,6 +41,7 @@ VIOLATIONS: dict[str, str] = {
     "empty-timestamped-speech": '`return_timestamps: true` gets `{"text": "", "chunks": []}`',
     "audio-length-ms": "x-compute-audio-length is in milliseconds instead of seconds",
     "compute-time-not-number": 'x-compute-time carries a unit ("0.012s") instead of a number of seconds',
+    "small-body-limit": "bodies over 1 MiB get 413, whatever the declared limit (aiohttp's default)",
     "strict-boolean-headers": "boolean headers take only lowercase `true` (`1`, `yes`, `TRUE` read as false)",
 }
 

@@ -108,6 +108,7 @@ def negative_data_rejection(ctx: CheckContext) -> Iterator[Problem]:
         "reject-json-form",
         "reject-raw-without-content-type",
         "router-path-404",
+        "small-body-limit",
     ),
 )
 def positive_data_acceptance(ctx: CheckContext) -> Iterator[Problem]:
@@ -163,4 +164,38 @@ def audio_formats_accepted(ctx: CheckContext) -> Iterator[Problem]:
         )
 
 
-CHECKS = (negative_data_rejection, positive_data_acceptance, audio_formats_accepted)
+#: aiohttp's default ``client_max_size``: servers built on it refuse larger bodies unless configured.
+ONE_MIB = 1 << 20
+
+
+def _large_valid_body(ctx: CheckContext) -> bool:
+    return ctx.case.kind == "positive" and any(len(ex.request.body) > ONE_MIB for ex in ctx.exchanges)
+
+
+@check(
+    id="large_body_accepted",
+    title="Valid body over 1 MiB refused",
+    evidence="client-contract",
+    spec_ref="payload:inputs",
+    applies=_large_valid_body,
+    fired_by=("small-body-limit",),
+)
+def large_body_accepted(ctx: CheckContext) -> Iterator[str]:
+    """A valid request over 1 MiB (raw or JSON) is transcribed: clients upload whole recordings.
+
+    aiohttp's default ``client_max_size`` is 1 MiB, so alternative servers answer 413 (or 500) to a
+    few seconds of 48 kHz audio; a 413 above the target's declared ``--max-body-bytes`` is no failure.
+    """
+    for i, ex, resp in answered(ctx):
+        size = len(ex.request.body)
+        if size <= ONE_MIB or resp.status == 200:
+            continue
+        if resp.status == 413 and _over_declared_limit(ctx, size):
+            raise Skip(f"{size} bytes is over the target's declared limit")
+        yield (
+            f"{where(ctx, i)}{request_form(ex.request)} body of {size / ONE_MIB:.2f} MiB answered "
+            f"{resp.status}: {body_excerpt(resp)}"
+        )
+
+
+CHECKS = (negative_data_rejection, positive_data_acceptance, audio_formats_accepted, large_body_accepted)

@@ -102,6 +102,24 @@ def example_cases(target: TargetInfo, values: tuple[FieldValue, ...]) -> list[Ca
             out.append(replace(case, meta={**case.meta, "wait_value": wait}))
     if target.max_body_bytes is not None:
         out.append(builders.protocol("", "examples", _tone(107, 0.5), "body_limit"))
+    out.extend(large_body_cases(target))
+    return out
+
+
+#: Bodies just over aiohttp's default ``client_max_size`` (1 MiB), the classic 413/500 of alternative
+#: servers; 48 kHz stereo s16 WAV is 187.5 KiB/s: 8 s raw is 1.46 MiB, 6 s as base64 JSON is 1.46 MiB.
+LARGE_BODY_RECIPES: tuple[tuple[float, str], ...] = ((8.0, "raw"), (6.0, "json"))
+
+
+def large_body_cases(target: TargetInfo) -> list[CaseSpec]:
+    """One raw and one JSON body between 1 and 4 MiB, unless the declared ``--max-body-bytes`` is lower."""
+    out = []
+    for i, (seconds, form) in enumerate(LARGE_BODY_RECIPES):
+        recipe = AudioRecipe("wav", 48000, 2, "s16", seconds, "noise", 108 + i)
+        size = int(seconds * 48000 * 4 * (4 / 3 if form == "json" else 1)) + 64
+        if target.max_body_bytes is not None and size > target.max_body_bytes:
+            continue
+        out.append(builders.positive("", "examples", recipe, form))  # type: ignore[arg-type]
     return out
 
 

@@ -103,6 +103,15 @@ def speech_timestamps() -> Scenario:
     return replace(scenario, case=replace(scenario.case, audio=speech))
 
 
+def large_body(form: str = "raw") -> Scenario:
+    """A valid body of about 1.5 MiB (16 s of 48 kHz mono WAV; 12 s as base64 JSON)."""
+    seconds = 16.0 if form == "raw" else 12.0
+    body = audio("wav", 48000, seconds)
+    request = raw(("Content-Type", "audio/wav"), body=body) if form == "raw" else as_json(body=body)
+    kw = {"audio": recipe("wav", 48000, seconds), "expected_duration_s": seconds, "form": form}
+    return Scenario(case("positive", **kw), (request,))
+
+
 def malformed() -> Scenario:
     return Scenario(
         case("malformed_audio", audio=None, malformed="random_bytes"), (raw(body=bytes(range(256)) * 8),)
@@ -196,6 +205,7 @@ SCENARIOS: dict[str, tuple[Callable[[], Scenario], ...]] = {
     "empty-timestamped-speech": (speech_timestamps,),
     "audio-length-ms": (positive_raw, timestamps),
     "compute-time-not-number": (positive_raw,),
+    "small-body-limit": (large_body, lambda: large_body("json")),
     "text-missing": (positive_raw,),
     "text-not-string": (positive_raw,),
     "500-on-bad-audio": (malformed,),

@@ -76,6 +76,10 @@ def speech_timestamps(resp: Response) -> CheckContext:
     )
 
 
+def large(resp: Response, target: TargetInfo = MOCK) -> CheckContext:
+    return context(case("positive"), (raw_request(body=bytes(3 << 19)), resp), target=target)
+
+
 def with_header(name: str, value: str) -> tuple[tuple[str, str], ...]:
     return tuple((k, value if k == name else v) for k, v in SUCCESS_HEADERS)
 
@@ -264,6 +268,11 @@ SCENARIOS: dict[str, tuple[Callable[[], CheckContext], Callable[[], CheckContext
     "speech_chunks_not_empty": (
         lambda: speech_timestamps(ok({"text": "", "chunks": []})),
         lambda: speech_timestamps(chunked(GOOD_CHUNKS)),
+        Severity.ERROR,
+    ),
+    "large_body_accepted": (
+        lambda: large(err(413, {"error": "Payload too large"})),
+        lambda: large(ok()),
         Severity.ERROR,
     ),
     "compute_audio_length_matches": (
@@ -485,3 +494,10 @@ def test_speech_chunks_with_only_empty_texts_fail() -> None:
 
 def test_empty_chunks_on_tones_are_not_judged() -> None:
     assert judge("speech_chunks_not_empty", timestamps(ok({"text": "", "chunks": []}))) is None
+
+
+def test_a_413_over_the_declared_limit_is_no_large_body_failure() -> None:
+    limited = replace(MOCK, max_body_bytes=1 << 20)
+    result = judge("large_body_accepted", large(err(413, {"error": "too large"}), target=limited))
+    assert result.outcome is Outcome.SKIP
+    assert judge("large_body_accepted", positive(err(413, {"error": "too large"}))) is None
