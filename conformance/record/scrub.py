@@ -1,32 +1,38 @@
 """Secret scrubbing for everything that leaves a run: cassettes, proxy logs, compare reports.
 
-The transport adds authentication after a request is built, so recorded requests normally carry no secret.
-Scrubbing is the second line of defence, for what a *server* sends back (an error message that echoes the
-token, a ``Set-Cookie``) and for anything a user passed with ``-H``. It removes:
+The rules are :func:`asr_conformance.core.redact.scrub`'s, the one function the mock's journal, the proxy,
+cassettes and reports share: known secret values (also percent-encoded or inside base64), ``hf_`` tokens,
+credentials after an auth scheme, secret-named query fields, JSON fields and headers. This module applies
+them to exchanges:
 
-* the values of credential headers (``Authorization``, ``Proxy-Authorization``, ``Cookie``, ``Set-Cookie``),
-  in requests and responses;
-* anything shaped like a Hugging Face token (``hf_`` followed by 16 or more letters and digits), in header
-  values, URLs and bodies;
-* any secret value handed over explicitly (the token the run was given, whatever its shape).
+* header values, paths and query strings, error text: scrubbed as text (credential headers lose their
+  whole value);
+* JSON bodies: every string value is scrubbed, except the base64 audio in ``inputs`` (scrubbing it could
+  only corrupt the audio: a token cannot hide in it unchanged), and the body is rewritten only when
+  something was masked;
+* other bodies (audio): only exact secret values and ``hf_`` tokens are replaced, byte for byte.
 
-A scrubbed value is replaced by ``REDACTED`` so that a reader sees that something was there.
+The transport adds authentication after a request is built, so recorded requests normally carry no secret:
+scrubbing is the second line of defence, for what a server sends back and what a user passed with ``-H``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from asr_conformance.conformance.model import Exchange, Request, Response
+
+from asr_conformance.core.redact import scrub
 
 REDACTED = "REDACTED"
 #: Headers whose whole value is a credential.
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 #: Hugging Face user/org access tokens are ``hf_`` + 34 letters and digits; 16+ catches shortened test ones.
 HF_TOKEN_PATTERN = r"hf_[A-Za-z0-9]{16,}"
-_HF_TOKEN_TEXT = re.compile(HF_TOKEN_PATTERN)
 _HF_TOKEN_BYTES = re.compile(HF_TOKEN_PATTERN.encode())
 #: Credentials embedded in a URL (``https://user:secret@host``).
 _URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
@@ -51,16 +57,37 @@ class Scrubber:
         return cls(tuple(s for s in secrets if s))
 
     def text(self, value: str) -> str:
-        """``value`` with every known secret and token-shaped string replaced."""
-        for secret in self.secrets:
-            value = value.replace(secret, REDACTED)
-        return _HF_TOKEN_TEXT.sub(REDACTED, value)
+        """``value`` with every known secret and credential-shaped string replaced."""
+        return str(scrub(value, self.secrets, mask=REDACTED))
 
     def bytes(self, value: bytes) -> bytes:
-        """``value`` with every known secret and token-shaped byte string replaced."""
+        """A body with secrets replaced: JSON string values scrubbed (not the audio), others byte for byte."""
+        if value[:1] == b"{":
+            cleaned = self._json_body(value)
+            if cleaned is not None:
+                return cleaned
         for secret in self._secret_bytes:
             value = value.replace(secret, REDACTED.encode())
         return _HF_TOKEN_BYTES.sub(REDACTED.encode(), value)
+
+    def _json_body(self, value: bytes) -> bytes | None:
+        """The scrubbed JSON body, the same bytes when nothing was masked, ``None`` when it is not JSON."""
+        try:
+            data = json.loads(value)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(data, dict):
+            return None
+        audio = data.pop("inputs", None)
+        cleaned: dict[str, Any] = scrub(data, self.secrets, mask=REDACTED)
+        if cleaned == data and not self._in_audio(audio):
+            return value  # unchanged: keep the exact bytes (replay matches on their digest)
+        if audio is not None:
+            cleaned = {"inputs": self.text(audio) if isinstance(audio, str) else audio, **cleaned}
+        return json.dumps(cleaned, ensure_ascii=False).encode()
+
+    def _in_audio(self, audio: Any) -> bool:
+        return isinstance(audio, str) and (any(s in audio for s in self.secrets) or "hf_" in audio)
 
     def url(self, value: str) -> str:
         """A URL without user info and without secrets in its path or query."""

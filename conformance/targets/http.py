@@ -28,6 +28,8 @@ import aiohttp
 from asr_conformance.conformance.model import Exchange, Request, Response
 from asr_conformance.conformance.target import Target, TargetInfo
 
+from asr_conformance.core.redact import scrub
+
 AUTH = "authorization"
 RETRYABLE = frozenset({429, 503})
 
@@ -111,7 +113,7 @@ class HttpTarget:
         return Exchange(request, response)
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        return str(scrub(text, (self._token,)))
 
     async def close(self) -> None:
         if self._session is not None:

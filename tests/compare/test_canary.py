@@ -85,7 +85,9 @@ def test_the_canary_token_leaks_nowhere(tmp_path: Path, capfd):
         )
         proxy.send_signal(signal.SIGTERM)
         proxy_out, proxy_err = proxy.communicate(timeout=30)
-        journal = requests.get(mock.url + "/__mock/requests", timeout=10).content
+        journal = requests.get(  # the controls need the mock's token too
+            mock.url + "/__mock/requests", headers={"Authorization": f"Bearer {CANARY}"}, timeout=10
+        ).content
         statuses = [e["status"] for e in json.loads(journal)["requests"]]
     assert authed.status_code == 400  # the proxied request passed auth and was judged on its body
     # the runs were authenticated: most requests succeeded, and the auth scenarios saw their 401s
