@@ -5,7 +5,7 @@ spelling               target
 =====================  ================================================================================
 ``None`` / ``mock``    the mock server started in this process, on a free loopback port
 ``http(s)://...``      a model URL (local server, Inference Endpoint, the HF router)
-``cassette:PATH``      a recording (``asr_conformance.conformance.cassette.CassetteTarget``)
+``cassette:PATH``      a recording (``asr_conformance.conformance.targets.replay.CassetteTarget``)
 =====================  ================================================================================
 """
 
