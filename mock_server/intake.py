@@ -126,7 +126,20 @@ def parse(request: web.Request, body: bytes, config: MockConfig) -> ParsedBody:
         raise Reply(400, {"error": 'Content type "None" not supported.'})
     if parsed.form == "raw" and not parsed.audio:
         raise Reply(400, {"error": "Empty body: send an audio file, or JSON with base64 `inputs`"})
+    if config.violates("strict-client-headers") and content_type not in _STRICT_TYPES.get(parsed.form, ()):
+        raise Reply(400, {"error": f'Content type "{content_type}" not supported.'})
     return parsed
+
+
+#: the ``strict-client-headers`` switch: only these exact spellings (the toolkit's kind of list)
+_STRICT_TYPES = {
+    "raw": {
+        None,
+        "application/octet-stream",
+        *(f"audio/{t}" for t in ("wav", "flac", "ogg", "mpeg", "webm", "mp4")),
+    },
+    "json": {"application/json"},
+}
 
 
 def bool_header(request: web.Request, name: str, legacy: Any, default: bool, config: MockConfig) -> bool:

@@ -42,6 +42,7 @@ VIOLATIONS: dict[str, str] = {
     "audio-length-ms": "x-compute-audio-length is in milliseconds instead of seconds",
     "compute-time-not-number": 'x-compute-time carries a unit ("0.012s") instead of a number of seconds',
     "small-body-limit": "bodies over 1 MiB get 413, whatever the declared limit (aiohttp's default)",
+    "strict-client-headers": "Content-Type aliases and parameters real clients send (audio/x-wav) get 400",
     "strict-boolean-headers": "boolean headers take only lowercase `true` (`1`, `yes`, `TRUE` read as false)",
 }
 

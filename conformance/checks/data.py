@@ -109,6 +109,7 @@ def negative_data_rejection(ctx: CheckContext) -> Iterator[Problem]:
         "reject-raw-without-content-type",
         "router-path-404",
         "small-body-limit",
+        "strict-client-headers",
     ),
 )
 def positive_data_acceptance(ctx: CheckContext) -> Iterator[Problem]:
@@ -133,6 +134,8 @@ def _only_audio_varies(ctx: CheckContext) -> bool:
     """
     if ctx.case.kind != "positive" or ctx.case.audio is None or ctx.case.parameters:
         return False
+    if ctx.case.meta.get("client"):
+        return False  # a real client's label varies, not the audio: client_requests_accepted's
     return all(
         request_form(ex.request) == "raw"
         and (ex.request.header("content-type") or "").lower().startswith(("audio/", "video/"))
@@ -198,4 +201,37 @@ def large_body_accepted(ctx: CheckContext) -> Iterator[str]:
         )
 
 
-CHECKS = (negative_data_rejection, positive_data_acceptance, audio_formats_accepted, large_body_accepted)
+@check(
+    id="client_requests_accepted",
+    title="A request as a real client sends it refused",
+    evidence="client-contract",
+    spec_ref="E7",
+    applies=lambda ctx: ctx.case.kind == "positive" and bool(ctx.case.meta.get("client")),
+    fired_by=("strict-client-headers",),
+)
+def client_requests_accepted(ctx: CheckContext) -> Iterator[str]:
+    """A valid request with the headers a real client sends is answered 200.
+
+    ``Accept: */*``, ``audio/x-wav``, ``audio/webm;codecs=opus``, ``application/json; charset=utf-8``:
+    the profiles are ``generation.planner.CLIENT_PROFILES``.
+    """
+    client = ctx.case.meta.get("client")
+    for i, ex, resp in answered(ctx):
+        if resp.status == 200:
+            continue
+        if resp.status == 413 and _over_declared_limit(ctx, len(ex.request.body)):
+            raise Skip("body larger than the target's declared limit")
+        sent = ", ".join(
+            f"{k}: {v}" for k, v in ex.request.headers if k.lower() in ("content-type", "accept")
+        )
+        answer = f"{resp.status}: {body_excerpt(resp)}"
+        yield f"{where(ctx, i)}{client} ({sent or 'no Content-Type'}) answered {answer}"
+
+
+CHECKS = (
+    negative_data_rejection,
+    positive_data_acceptance,
+    audio_formats_accepted,
+    large_body_accepted,
+    client_requests_accepted,
+)

@@ -103,6 +103,44 @@ def example_cases(target: TargetInfo, values: tuple[FieldValue, ...]) -> list[Ca
     if target.max_body_bytes is not None:
         out.append(builders.protocol("", "examples", _tone(107, 0.5), "body_limit"))
     out.extend(large_body_cases(target))
+    out.extend(client_header_cases())
+    return out
+
+
+_ANY = (("Accept", "*/*"),)
+#: What real clients put on the wire (name, codec, form, Content-Type, other headers):
+#: python-requests (huggingface_hub < 0.35 and the docs' snippet: raw bytes without a type,
+#: ``json=`` for JSON), huggingface_hub >= 0.35 (``mimetypes`` guesses from the file name), the
+#: browser/huggingface.js (``fetch`` sends the Blob's type: File and MediaRecorder labels vary by
+#: browser), axios and .NET (``application/json`` with a charset) and curl (``-H`` as the docs show).
+CLIENT_PROFILES: tuple[tuple[str, str, str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("python-requests raw", "flac", "raw", "@missing", (*_ANY, ("Accept-Encoding", "gzip, deflate"))),
+    ("python-requests json", "wav", "json", "application/json", _ANY),
+    (
+        "axios json",
+        "wav",
+        "json",
+        "application/json; charset=utf-8",
+        (("Accept", "application/json, text/plain, */*"),),
+    ),
+    ("huggingface_hub mimetypes .wav", "wav", "raw", "audio/x-wav", _ANY),
+    ("browser File .mp3", "mp3", "raw", "audio/mpeg", _ANY),
+    ("browser File .mp3 (Chromium on Windows)", "mp3", "raw", "audio/mp3", _ANY),
+    ("browser File .wav", "wav", "raw", "audio/wave", _ANY),
+    ("browser File .flac", "flac", "raw", "audio/x-flac", _ANY),
+    ("MediaRecorder (Chrome, Firefox)", "webm", "raw", "audio/webm;codecs=opus", _ANY),
+    ("MediaRecorder (Safari)", "m4a", "raw", "audio/mp4", _ANY),
+    ("curl -H Content-Type", "flac", "raw", "audio/flac", (*_ANY, ("User-Agent", "curl/8.5.0"))),
+)
+
+
+def client_header_cases() -> list[CaseSpec]:
+    """The same plain request as each real client sends it: refusing one is a client-contract failure."""
+    out = []
+    for i, (client, codec, form, content_type, headers) in enumerate(CLIENT_PROFILES):
+        case = builders.positive("", "examples", _tone(110 + i, 1.0, codec), form)  # type: ignore[arg-type]
+        meta = {**case.meta, "client": client, "content_type": content_type}
+        out.append(replace(case, headers=(*headers, *case.headers), meta=meta))
     return out
 
 

@@ -124,7 +124,9 @@ def json_body(case: CaseSpec, audio: bytes, *, with_parameters: bool = True) -> 
 
 
 def _json(case: CaseSpec, audio: bytes, extra: tuple[tuple[str, str], ...] = (), **kw: bool) -> Request:
-    return Request("POST", "", (("Content-Type", JSON), *case.headers, *extra), json_body(case, audio, **kw))
+    # A client profile may spell the JSON type its own way (``application/json; charset=utf-8``).
+    ctype = str(case.meta["content_type"]) if case.meta.get("client") else JSON
+    return Request("POST", "", (("Content-Type", ctype), *case.headers, *extra), json_body(case, audio, **kw))
 
 
 def build_requests(case: CaseSpec, *, max_body_bytes: int | None = None) -> list[Request]:

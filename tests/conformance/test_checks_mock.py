@@ -112,6 +112,17 @@ def large_body(form: str = "raw") -> Scenario:
     return Scenario(case("positive", **kw), (request,))
 
 
+def client(content_type: str, codec: str = "wav", form: str = "raw") -> Scenario:
+    """A valid request with the Content-Type a real client sends."""
+    meta = {"client": "test client", "content_type": content_type}
+    body = audio(codec)
+    if form == "json":
+        request = replace(as_json(body=body), headers=(("Content-Type", content_type), ("Accept", "*/*")))
+    else:
+        request = raw(("Content-Type", content_type), ("Accept", "*/*"), body=body)
+    return Scenario(case("positive", form=form, audio=recipe(codec), meta=meta), (request,))
+
+
 def malformed() -> Scenario:
     return Scenario(
         case("malformed_audio", audio=None, malformed="random_bytes"), (raw(body=bytes(range(256)) * 8),)
@@ -206,6 +217,11 @@ SCENARIOS: dict[str, tuple[Callable[[], Scenario], ...]] = {
     "audio-length-ms": (positive_raw, timestamps),
     "compute-time-not-number": (positive_raw,),
     "small-body-limit": (large_body, lambda: large_body("json")),
+    "strict-client-headers": (
+        lambda: client("audio/x-wav"),
+        lambda: client("audio/mp3", "mp3"),
+        lambda: client("application/json; charset=utf-8", form="json"),
+    ),
     "text-missing": (positive_raw,),
     "text-not-string": (positive_raw,),
     "500-on-bad-audio": (malformed,),

@@ -80,6 +80,11 @@ def large(resp: Response, target: TargetInfo = MOCK) -> CheckContext:
     return context(case("positive"), (raw_request(body=bytes(3 << 19)), resp), target=target)
 
 
+def from_client(resp: Response) -> CheckContext:
+    meta = {"client": "browser File .wav", "content_type": "audio/x-wav"}
+    return context(case("positive", meta=meta), (raw_request((("Content-Type", "audio/x-wav"),)), resp))
+
+
 def with_header(name: str, value: str) -> tuple[tuple[str, str], ...]:
     return tuple((k, value if k == name else v) for k, v in SUCCESS_HEADERS)
 
@@ -273,6 +278,11 @@ SCENARIOS: dict[str, tuple[Callable[[], CheckContext], Callable[[], CheckContext
     "large_body_accepted": (
         lambda: large(err(413, {"error": "Payload too large"})),
         lambda: large(ok()),
+        Severity.ERROR,
+    ),
+    "client_requests_accepted": (
+        lambda: from_client(err(400, {"error": 'Content type "audio/x-wav" not supported.'})),
+        lambda: from_client(ok()),
         Severity.ERROR,
     ),
     "compute_audio_length_matches": (
@@ -501,3 +511,7 @@ def test_a_413_over_the_declared_limit_is_no_large_body_failure() -> None:
     result = judge("large_body_accepted", large(err(413, {"error": "too large"}), target=limited))
     assert result.outcome is Outcome.SKIP
     assert judge("large_body_accepted", positive(err(413, {"error": "too large"}))) is None
+
+
+def test_a_client_label_refused_is_not_an_audio_format_refusal() -> None:
+    assert judge("audio_formats_accepted", from_client(err(400))) is None

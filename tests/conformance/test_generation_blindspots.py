@@ -40,3 +40,34 @@ def test_no_large_body_above_a_lower_declared_limit():
         if c.phase == "examples"
     ]
     assert _large_forms(fixed) == set()
+
+
+REAL_CLIENT_VALUES = {
+    ("Accept", "*/*"),
+    ("Accept", "application/json, text/plain, */*"),
+    ("Content-Type", "application/json; charset=utf-8"),
+    *(
+        ("Content-Type", label)
+        for label in (
+            "audio/mpeg",
+            "audio/mp3",
+            "audio/x-wav",
+            "audio/wave",
+            "audio/x-flac",
+            "audio/webm;codecs=opus",
+            "audio/mp4",
+        )
+    ),
+}
+
+
+def test_the_plan_sends_the_headers_real_clients_send():
+    fixed = plan(RunConfig(profile="quick", seed=1, max_examples=0), target())
+    clients = [c for c in fixed if c.meta.get("client")]
+    assert clients and all(c.kind == "positive" for c in clients)
+    sent = {h for c in clients for r in build_requests(c) for h in r.headers}
+    assert sent >= REAL_CLIENT_VALUES
+    raw_without_type = [
+        r for c in clients for r in build_requests(c) if c.form == "raw" and not r.header("content-type")
+    ]
+    assert raw_without_type, "python-requests sends raw audio without a Content-Type"
