@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from pathlib import Path
 
 import click
 
@@ -13,11 +14,22 @@ def spec() -> None:
     """The spec as data: tables, errata, domains, generated schemas."""
 
 
+def _in_checkout(spec_dir: Path) -> bool:
+    """True when ``spec_dir`` is the spec/ folder of a source checkout (not an installed package)."""
+    return (spec_dir.parent / "pyproject.toml").is_file() and "site-packages" not in spec_dir.parts
+
+
 @spec.command()
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when outputs are stale.")
-def generate(check: bool) -> None:
-    """Write spec/generated/*/*.schema.json and spec/openapi.json from spec/source."""
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write into this directory (openapi.json, generated/...). Required outside a source checkout.",
+)
+def generate(check: bool, out: Path | None) -> None:
+    """Write the generated schemas and the OpenAPI document: into --out, or into spec/ of a checkout."""
     from asr_conformance.spec import generate as gen
+    from asr_conformance.spec.loader import SPEC_DIR
 
     if check:
         diff = gen.check()
@@ -27,7 +39,20 @@ def generate(check: bool) -> None:
             sys.exit(1)
         click.echo("spec: generated files are up to date.")
         return
-    changed = gen.write()
+    if out is None:
+        if not _in_checkout(SPEC_DIR):
+            raise click.UsageError(
+                f"the spec is installed at {SPEC_DIR}, which is never rewritten: give --out DIR"
+            )
+        changed = gen.write()
+    else:
+        changed = []
+        for path, text in gen.outputs().items():
+            dest = out / path.relative_to(SPEC_DIR)
+            if not dest.exists() or dest.read_text() != text:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_text(text)
+                changed.append(dest)
     for path in changed:
         click.echo(f"wrote {path}")
     click.echo(f"spec: {len(changed)} file(s) changed.")

@@ -117,3 +117,9 @@ def test_wheel_runs_the_suite_outside_the_checkout(wheel: Path, tmp_path: Path) 
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert (work / "out" / "summary.md").is_file()
     assert sorted(p.name for p in work.iterdir()) == ["out", "spec"]  # nothing else written in the cwd
+
+    # the installed package is never rewritten: `spec generate` wants a directory of its own
+    refused = subprocess.run(["asr-conformance", "spec", "generate"], cwd=work, env=env, capture_output=True)
+    assert refused.returncode == 2 and b"--out" in refused.stderr
+    subprocess.run(["asr-conformance", "spec", "generate", "--out", "gen"], cwd=work, env=env, check=True)
+    assert (work / "gen" / "openapi.json").is_file()
