@@ -25,10 +25,16 @@ from asr_conformance import spec
 MAX_TARGET_POSITIONS = 448
 #: beams cost memory and time linearly; more than this is refused
 MAX_BEAMS = 16
+#: the smallest temperature above 0 that strict mode samples at. Whisper divides float32 logits by the
+#: temperature: near float32's smallest values (1e-45, 5e-324 rounds to 0) the quotient overflows to
+#: inf and softmax gives NaN; logits stay within about 1e3, so 1e-6 keeps them under 1e9, far from
+#: overflow, and sampling there is greedy in all but name
+MIN_TEMPERATURE = 1e-6
+#: passthrough forwards any num_beams, but not unbounded memory: beams x 30 s windows above this is
+#: refused with 400 (implementation-defined; 64 beams on a 30-60 s clip still passes)
+PASSTHROUGH_BEAM_WINDOWS = 128
 #: the 16 documented generation parameters, in table order (from the spec's transcription)
-DOCUMENTED = tuple(
-    f.name for f in spec.fields() if f.path.startswith("parameters.generation_parameters.")
-)
+DOCUMENTED = tuple(f.name for f in spec.fields() if f.path.startswith("parameters.generation_parameters."))
 #: need generation code that transformers 5 fetches from the hub (group beam / contrastive search)
 HUB_ONLY = ("num_beam_groups", "penalty_alpha")
 #: ``parameters`` keys the transformers pipeline takes that this reference does not implement
@@ -43,11 +49,25 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _as_float(value: Any) -> float | None:
+    """The finite float a JSON number stands for; None for non-numbers, NaN, infinities and integers
+    too large for a float (a 400-digit integer would raise OverflowError further down)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return _as_float(value) is not None
 
 
 def _check_number(path: str, value: Any, low: float, high: float, low_open: bool, high_open: bool) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and _as_float(value) is None:
+        raise _bad(path, f"{str(value)[:20]}... is outside the accepted range")
     if not _is_number(value):
         raise _bad(path, f"expected a number, got {json.dumps(value)[:40]}")
     below = value <= low if low_open else value < low
@@ -61,7 +81,7 @@ def _check_int(path: str, value: Any, low: int, high: int) -> None:
     if not _is_int(value):
         raise _bad(path, f"expected an integer, got {json.dumps(value)[:40]}")
     if not low <= value <= high:
-        raise _bad(path, f"{value} is outside [{low}, {high}]")
+        raise _bad(path, f"{str(value)[:40]} is outside [{low}, {high}]")
 
 
 def prompt_length(multilingual: bool) -> int:
@@ -93,6 +113,10 @@ def check_strict(params: InferenceParams, multilingual: bool) -> None:
                 raise _bad(path, f'expected true, false or "never", got {json.dumps(value)[:40]}')
         elif key == "temperature":
             _check_number(path, value, 0.0, 100.0, low_open=bool(gen.get("do_sample")), high_open=False)
+            if 0 < value < MIN_TEMPERATURE:
+                raise _bad(
+                    path, f"{value!r} is above 0 but below {MIN_TEMPERATURE:g} (logits would overflow)"
+                )
         elif key in ("top_p", "typical_p"):
             _check_number(path, value, 0.0, 1.0, low_open=True, high_open=False)
         elif key in ("epsilon_cutoff", "eta_cutoff"):
@@ -130,6 +154,24 @@ def check_passthrough(params: InferenceParams) -> None:
         )
 
 
+def check_passthrough_cost(generation: dict[str, Any], audio_seconds: float) -> None:
+    """Passthrough forwards odd values as sent, but refuses (400) a ``num_beams`` whose memory and time
+    over this audio exceed :data:`PASSTHROUGH_BEAM_WINDOWS` beam-windows (implementation-defined)."""
+    beams = generation.get("num_beams")
+    number = _as_float(beams) if not isinstance(beams, bool) else None
+    if number is None and isinstance(beams, int | float) and not isinstance(beams, bool):
+        raise _bad("parameters.generation_parameters.num_beams", "not a finite number")
+    if number is None or number <= 1:
+        return  # not a number (generate() answers it) or no beam search
+    windows = max(1, math.ceil(audio_seconds / 30.0))
+    if number * windows > PASSTHROUGH_BEAM_WINDOWS:
+        raise _bad(
+            "parameters.generation_parameters.num_beams",
+            f"{beams!r} beams over {windows} x 30 s of audio exceed this reference's budget of "
+            f"{PASSTHROUGH_BEAM_WINDOWS} beam-windows",
+        )
+
+
 def generate_kwargs(params: InferenceParams, strict: bool) -> dict[str, Any]:
     """What goes to ``generate()``: passthrough is verbatim; strict drops nulls, defaults to greedy and
     makes ``do_sample`` mean what it says. Whisper's ``generate`` decides sampling by temperature alone
@@ -157,7 +199,10 @@ __all__ = [
     "DOCUMENTED",
     "HUB_ONLY",
     "MAX_BEAMS",
+    "MIN_TEMPERATURE",
+    "PASSTHROUGH_BEAM_WINDOWS",
     "check_passthrough",
+    "check_passthrough_cost",
     "check_strict",
     "generate_kwargs",
     "is_sampling",

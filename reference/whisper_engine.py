@@ -33,6 +33,7 @@ from asr_conformance.mock_server.config import MockConfig
 from asr_conformance.mock_server.engine import DecodedAudio, EngineError, InferenceParams, Transcription
 from asr_conformance.reference.generation_params import (
     check_passthrough,
+    check_passthrough_cost,
     check_strict,
     generate_kwargs,
     is_sampling,
@@ -69,6 +70,8 @@ class _Pending:
     timestamps: bool
     sampling: bool
     future: asyncio.Future[Transcription | BaseException]
+    #: wall-clock time (time.time(), what transformers' MaxTimeCriteria reads) past which decoding stops
+    deadline: float
     queued_at: float = field(default_factory=time.monotonic)
 
 
@@ -203,15 +206,20 @@ class WhisperEngine:
         if len(self._queue) >= self.settings.max_queue:
             raise EngineError(503, {"error": f"Too many requests queued (limit {self.settings.max_queue})"})
         generation = generate_kwargs(params, self.strict)
-        # Bound the decode itself, not only the wait for it: a generate() that outlived its 504 would hold
-        # the worker and time out every request queued behind it. Unreached, it changes nothing.
-        generation.setdefault("max_time", self.settings.timeout_s)
+        if not self.strict:
+            check_passthrough_cost(generation, audio.duration_s)
         sampling = is_sampling(generation)
         key = json.dumps([generation, params.return_timestamps], sort_keys=True, default=repr)
         if sampling:
             key += f"#{next(self._nonce)}"  # never batched: each sampled request is seeded alone
         future: asyncio.Future[Transcription | BaseException] = asyncio.get_running_loop().create_future()
-        pending = _Pending(key, audio.samples, generation, params.return_timestamps, sampling, future)
+        # Bound the decode itself, not only the wait for it, with one deadline for the whole request
+        # (every 30 s window of long-form decoding included): a generate() that outlived its 504 would
+        # hold the worker and time out every request queued behind it.
+        deadline = time.time() + self.settings.timeout_s
+        pending = _Pending(
+            key, audio.samples, generation, params.return_timestamps, sampling, future, deadline
+        )
         self._queue.append(pending)
         self._wakeup.set()
         try:
@@ -283,8 +291,12 @@ class WhisperEngine:
         assert runner is not None
         head = batch[0]
         seed = self.settings.seed if head.sampling else None
+        # the latest deadline: an earlier one would cut the others' transcripts short
+        deadline = max(p.deadline for p in batch)
         try:
-            return list(runner.run([p.audio for p in batch], head.generation, head.timestamps, seed))
+            return list(
+                runner.run([p.audio for p in batch], head.generation, head.timestamps, seed, deadline)
+            )
         except Exception as exc:
             if len(batch) == 1:
                 return [exc]
@@ -303,6 +315,7 @@ def front_config(engine: WhisperEngine, **overrides: Any) -> MockConfig:
         "seed": engine.settings.seed or 0,
         "validate_parameters": engine.settings.validation != "passthrough",
         "max_wait": 600.0,  # x-wait-for-model may hold a request through a whole large-v3 load
+        "controls": False,  # an engine server is not a mock: no /__mock routes, no fault headers
     }
     return MockConfig(**{**settings, **overrides})
 

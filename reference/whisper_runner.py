@@ -22,6 +22,7 @@ Policies:
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,10 +101,24 @@ class WhisperRunner:
             "attention_mask": features["attention_mask"].to(self.device),
         }
 
-    def _generate(self, inputs: dict[str, Any], generation: dict[str, Any], timestamps: bool) -> list[Any]:
+    def _generate(
+        self,
+        inputs: dict[str, Any],
+        generation: dict[str, Any],
+        timestamps: bool,
+        deadline: float | None = None,
+    ) -> list[Any]:
         import torch
 
         kwargs = dict(generation)
+        if deadline is not None:
+            # one criteria object for the whole call: long-form generation hands it to every 30 s window,
+            # so the deadline bounds the request, not each window
+            from transformers import MaxTimeCriteria, StoppingCriteriaList
+
+            kwargs["stopping_criteria"] = StoppingCriteriaList(
+                [MaxTimeCriteria(0.0, initial_timestamp=deadline)]
+            )
         if self.multilingual:
             kwargs.setdefault("language", "en")
             kwargs.setdefault("task", "transcribe")
@@ -142,8 +157,12 @@ class WhisperRunner:
         generation: dict[str, Any],
         return_timestamps: bool = False,
         seed: int | None = None,
+        deadline: float | None = None,
     ) -> list[Transcription]:
-        """Transcribe 16 kHz mono float32 arrays with the same generation parameters."""
+        """Transcribe 16 kHz mono float32 arrays with the same generation parameters.
+
+        ``deadline`` (``time.time()``): decoding stops there, whatever is left (the caller has answered
+        504 by then); None decodes to the end."""
         import torch
 
         if seed is not None:
@@ -152,14 +171,16 @@ class WhisperRunner:
         results: list[Transcription | None] = [None] * len(audios)
         short = [i for i, audio in enumerate(audios) if len(audio) <= limit]
         if short:
-            tokens = self._generate(
-                self._features([audios[i] for i in short], long_form=False), generation, return_timestamps
-            )
+            features = self._features([audios[i] for i in short], long_form=False)
+            tokens = self._generate(features, generation, return_timestamps, deadline)
             for i, row in zip(short, tokens, strict=True):
                 results[i] = self._decode(row, return_timestamps, len(audios[i]) / SAMPLE_RATE)
         for i, audio in enumerate(audios):
             if len(audio) > limit:
-                (row,) = self._generate(self._features([audio], long_form=True), generation, timestamps=True)
+                if deadline is not None and time.time() > deadline:
+                    raise TimeoutError("past the request's deadline")
+                features = self._features([audio], long_form=True)
+                (row,) = self._generate(features, generation, True, deadline)
                 full = self._decode(row, timestamps=True, duration_s=len(audio) / SAMPLE_RATE)
                 results[i] = full if return_timestamps else Transcription(text=full.text)
         return [r for r in results if r is not None]

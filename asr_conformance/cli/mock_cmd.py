@@ -41,6 +41,12 @@ def _print_violations() -> None:
     help="Longer audio: 413 [600].",
 )
 @click.option("--max-concurrency", type=click.IntRange(1), default=256, help="More in flight: 503 [256].")
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=60.0,
+    help="Seconds a client gets to send its body; slower: 408 [60].",
+)
 @click.option("--seed", type=int, default=0, help="Seeds transcripts and scenarios [0].")
 @click.option("--fixtures", type=FILE, help="Recorded answers by audio sha256.")
 @click.option("--scenario", type=FILE, help="Fault scenario (JSON).")
@@ -64,6 +70,7 @@ def mock(
     max_body_bytes: int | None,
     max_audio_seconds: float,
     max_concurrency: int,
+    read_timeout: float,
     seed: int,
     fixtures: Path | None,
     scenario: Path | None,
@@ -94,6 +101,7 @@ def mock(
             max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES,
             max_audio_seconds=max_audio_seconds,
             max_concurrency=max_concurrency,
+            read_timeout=read_timeout,
             seed=seed,
             fixtures=fixtures,
             scenario=scenario_data,

@@ -77,6 +77,13 @@ def _resolve_model(model: str) -> str:
 @click.option(
     "--max-audio-seconds", type=click.FloatRange(0, min_open=True), default=600.0, show_default=True
 )
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Seconds a client gets to send its body; slower: 408.",
+)
 def reference(
     model: str,
     device: str,
@@ -92,6 +99,7 @@ def reference(
     model_id: str | None,
     token: str | None,
     max_audio_seconds: float,
+    read_timeout: float,
 ) -> None:
     """Serve a real Whisper model behind the HF Inference API automatic-speech-recognition protocol."""
     require_reference_extra()
@@ -110,7 +118,9 @@ def reference(
         timeout_s=timeout_s,
     )
     engine = WhisperEngine(settings)
-    config = front_config(engine, model_id=model_id, token=token, max_audio_seconds=max_audio_seconds)
+    config = front_config(
+        engine, model_id=model_id, token=token, max_audio_seconds=max_audio_seconds, read_timeout=read_timeout
+    )
     try:
         asyncio.run(_serve(config, engine, host, port, model_id or DEFAULT_MODEL_ID))
     except OSError as exc:
