@@ -6,8 +6,11 @@ secrets never reach cases, the hypothesis database, reproductions or reports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from asr_conformance.conformance.model import Exchange, Request
 
@@ -23,6 +26,21 @@ class TargetInfo:
     max_body_bytes: int | None = None  # declared limit (--max-body-bytes N), else unknown
     is_mock: bool = False  # transcripts are synthetic: no WER, no "speech" expectations
     is_replay: bool = False  # responses come from a recording
+    # the suite's canary (conformance.targets.canary), when the engine runs one: its base URL, and how
+    # often a token was fetched (a target that fetches ``inputs`` URLs is a request-forgery hole)
+    canary_url: str | None = None
+    canary_hits: Callable[[str], int] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def on_this_host(self) -> bool:
+        """True when the target's URL is loopback: a file the suite writes is on the target's disk."""
+        host = urlsplit(self.model_url).hostname or ""
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
 
 class Target(Protocol):

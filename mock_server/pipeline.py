@@ -37,6 +37,7 @@ from asr_conformance.mock_server.responses import (
     success_body,
 )
 from asr_conformance.mock_server.state import FrontState
+from asr_conformance.mock_server.violations import dereference
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,11 @@ class ModelRoute:
         self, request: web.Request, ex: Exchange, parsed: ParsedBody, params: InferenceParams, use_cache: bool
     ) -> web.StreamResponse:
         config = self.config
-        audio_bytes = parsed.audio if parsed.form == "raw" else decode_inputs(parsed.payload.get("inputs"))
+        inputs = None if parsed.form == "raw" else parsed.payload.get("inputs")
+        read = None
+        if config.violates("inputs-dereferenced"):
+            read = await asyncio.to_thread(dereference, inputs)
+        audio_bytes = parsed.audio if parsed.form == "raw" else read or decode_inputs(inputs)
         sha = hashlib.sha256(audio_bytes).hexdigest()
         ex.entry["audio_sha256"] = sha
         if parsed.form == "json":

@@ -6,6 +6,9 @@ fires (and no other). ``asr-conformance mock --violate list`` prints this table.
 
 from __future__ import annotations
 
+import urllib.request
+from pathlib import Path
+
 VIOLATIONS: dict[str, str] = {
     "plural-chunk-key": "chunks carry `timestamps` (the pre-2025 docs' name) instead of `timestamp`",
     "chunks-unasked": "`chunks` are returned although `return_timestamps` was not true",
@@ -43,7 +46,28 @@ VIOLATIONS: dict[str, str] = {
     "compute-time-not-number": 'x-compute-time carries a unit ("0.012s") instead of a number of seconds',
     "small-body-limit": "bodies over 1 MiB get 413, whatever the declared limit (aiohttp's default)",
     "strict-client-headers": "Content-Type aliases and parameters real clients send (audio/x-wav) get 400",
+    "inputs-dereferenced": "JSON `inputs` naming a .wav path is read from disk, an http:// URL fetched",
     "strict-boolean-headers": "boolean headers take only lowercase `true` (`1`, `yes`, `TRUE` read as false)",
 }
 
-__all__ = ["VIOLATIONS"]
+
+
+def dereference(inputs: object) -> bytes | None:
+    """The ``inputs-dereferenced`` switch: what a server that treats ``inputs`` as a file or URL reads.
+
+    Limited to ``.wav`` paths and plain-http URLs (the suite's own probes): a test switch, not a hole.
+    """
+    if not isinstance(inputs, str):
+        return None
+    if inputs.startswith("/") and inputs.endswith(".wav") and Path(inputs).is_file():
+        return Path(inputs).read_bytes()
+    if inputs.startswith("http://"):
+        try:
+            with urllib.request.urlopen(inputs, timeout=5) as answer:
+                return bytes(answer.read(1 << 24))
+        except OSError:
+            return None
+    return None
+
+
+__all__ = ["VIOLATIONS", "dereference"]

@@ -55,8 +55,8 @@ LENIENT_TITLE = "Invalid value accepted (lenient server)"
 
 def _lenient(ctx: CheckContext, resp: Response) -> bool:
     """A 200 with a success body (``{"text": str, ...}``) to a ``must_reject`` value (not to bad audio)."""
-    if ctx.case.kind != "negative" or resp.status != 200:
-        return False
+    if ctx.case.kind != "negative" or resp.status != 200 or ctx.case.meta.get("dereference"):
+        return False  # a path or URL transcribed is a security defect, not leniency
     is_json, body = response_json(resp)
     return is_json and isinstance(body, dict) and isinstance(body.get("text"), str)
 
@@ -67,7 +67,13 @@ def _lenient(ctx: CheckContext, resp: Response) -> bool:
     evidence="official-schema",
     spec_ref="payload:inputs",
     applies=expects_rejection,
-    fired_by=("accept-invalid-params", "500-on-bad-audio", "plain-text-errors", "error-key-missing"),
+    fired_by=(
+        "accept-invalid-params",
+        "500-on-bad-audio",
+        "plain-text-errors",
+        "error-key-missing",
+        "inputs-dereferenced",
+    ),
 )
 def negative_data_rejection(ctx: CheckContext) -> Iterator[Problem]:
     """An invalid request (one ``must_reject`` value, or undecodable audio) gets a 4xx error.

@@ -19,14 +19,14 @@ from __future__ import annotations
 import traceback
 from collections.abc import Iterable
 
-from asr_conformance.conformance.checks import data, http, protocols, schema, timestamps
+from asr_conformance.conformance.checks import data, http, protocols, schema, security, timestamps
 from asr_conformance.conformance.checks.base import Check, CheckContext, Problem, Skip
 from asr_conformance.conformance.checks.reading import is_json_media, response_json
 from asr_conformance.conformance.model import CheckResult, Failure, Outcome, Severity
 
 from asr_conformance import spec
 
-_MODULES = (http, schema, data, protocols, timestamps)
+_MODULES = (http, schema, data, protocols, timestamps, security)
 
 #: Ids once used and withdrawn: never to be given to a new check.
 RETIRED: frozenset[str] = frozenset()

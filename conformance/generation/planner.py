@@ -11,8 +11,13 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
+import shutil
+import tempfile
 from collections.abc import Iterable
 from dataclasses import replace
+from pathlib import Path
 
 from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
 from asr_conformance.conformance.generation import builders
@@ -22,6 +27,7 @@ from asr_conformance.conformance.generation.audio import (
     CODECS,
     SENTENCES,
     espeak_available,
+    render,
 )
 from asr_conformance.conformance.generation.profiles import Profile
 from asr_conformance.conformance.generation.render import MALFORMED_KINDS, READABLE_DAMAGE
@@ -104,6 +110,52 @@ def example_cases(target: TargetInfo, values: tuple[FieldValue, ...]) -> list[Ca
         out.append(builders.protocol("", "examples", _tone(107, 0.5), "body_limit"))
     out.extend(large_body_cases(target))
     out.extend(client_header_cases())
+    out.extend(dereference_cases(target))
+    return out
+
+
+#: The canary token the URL probe fetches (``conformance.targets.canary``).
+CANARY_TOKEN = "inputs-url"
+
+
+@functools.cache
+def _server_side_wav() -> str:
+    """A speech (else tone) WAV in a fresh temporary folder: a path only a file-reading server resolves."""
+    folder = Path(tempfile.mkdtemp(prefix="asr-conformance-inputs-"))
+    atexit.register(shutil.rmtree, folder, True)
+    path = folder / "speech.wav"
+    path.write_bytes(render(replace(_speech_or_tone(7, "flac"), codec="wav")))
+    return str(path)
+
+
+def dereference_cases(target: TargetInfo) -> list[CaseSpec]:
+    """``inputs`` as a file name (targets on this host) and as a URL of the suite's canary (when one runs).
+
+    The spec says base64 audio; HF's own serving code reads the path from its disk and fetches the URL
+    (a file-read and request-forgery hole). Both must be refused; a transcript or a canary hit is a
+    security defect (``inputs_not_dereferenced``).
+    """
+    probes = []
+    if target.on_this_host:
+        probes.append(("path", _server_side_wav()))
+    if target.canary_url:
+        probes.append(("url", f"{target.canary_url}{CANARY_TOKEN}.wav"))
+    out = []
+    for i, (kind, value) in enumerate(probes):
+        recipe = _tone(130 + i)
+        out.append(
+            CaseSpec(
+                id="",
+                phase="examples",
+                kind="negative",
+                form="json",
+                audio=recipe,
+                mutation=f"inputs: a {'file path' if kind == 'path' else 'URL'} instead of base64 audio",
+                mutated_path="inputs",
+                raw_json={"inputs": value},
+                meta={"dereference": kind, "canary_token": CANARY_TOKEN if kind == "url" else None},
+            )
+        )
     return out
 
 

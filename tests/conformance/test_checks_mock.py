@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import base64
 import json
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,7 @@ from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
 from asr_conformance.conformance.checks import CheckContext, all_checks, run_checks, select
 from asr_conformance.conformance.model import CheckResult, Exchange, Outcome, Request, Response
 from asr_conformance.conformance.target import TargetInfo
+from asr_conformance.conformance.targets.canary import Canary
 from asr_conformance.mock_server.audio import encode
 from asr_conformance.mock_server.config import MockConfig
 from asr_conformance.mock_server.server import MockServer
@@ -123,6 +126,29 @@ def client(content_type: str, codec: str = "wav", form: str = "raw") -> Scenario
     return Scenario(case("positive", form=form, audio=recipe(codec), meta=meta), (request,))
 
 
+@cache
+def _canary() -> Canary:
+    return Canary("127.0.0.1")
+
+
+def dereference(kind: str) -> Scenario:
+    """``inputs`` as a path this test wrote, or as a URL of a loopback canary."""
+    if kind == "path":
+        path = Path(tempfile.mkdtemp(prefix="asr-conformance-test-")) / "speech.wav"
+        path.write_bytes(audio())
+        value, target = str(path), {}
+    else:
+        canary = _canary()
+        token = f"t{time.monotonic_ns()}"
+        value = canary.url(token)
+        target = {"canary_url": canary.base_url, "canary_hits": canary.hits}
+    meta = {"dereference": kind, "canary_token": token if kind == "url" else None}
+    body = json.dumps({"inputs": value}).encode()
+    request = Request("POST", "", (("Content-Type", "application/json"),), body)
+    probe = case("negative", form="json", mutated_path="inputs", meta=meta, expected_duration_s=None)
+    return Scenario(probe, (request,), target=target)
+
+
 def malformed() -> Scenario:
     return Scenario(
         case("malformed_audio", audio=None, malformed="random_bytes"), (raw(body=bytes(range(256)) * 8),)
@@ -217,6 +243,7 @@ SCENARIOS: dict[str, tuple[Callable[[], Scenario], ...]] = {
     "audio-length-ms": (positive_raw, timestamps),
     "compute-time-not-number": (positive_raw,),
     "small-body-limit": (large_body, lambda: large_body("json")),
+    "inputs-dereferenced": (lambda: dereference("path"), lambda: dereference("url")),
     "strict-client-headers": (
         lambda: client("audio/x-wav"),
         lambda: client("audio/mp3", "mp3"),

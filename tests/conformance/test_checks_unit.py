@@ -85,6 +85,11 @@ def from_client(resp: Response) -> CheckContext:
     return context(case("positive", meta=meta), (raw_request((("Content-Type", "audio/x-wav"),)), resp))
 
 
+def path_probe(resp: Response, **meta) -> CheckContext:
+    probe = case("negative", form="json", meta={"dereference": "path", **meta}, expected_duration_s=None)
+    return context(probe, (json_request(), resp))
+
+
 def with_header(name: str, value: str) -> tuple[tuple[str, str], ...]:
     return tuple((k, value if k == name else v) for k, v in SUCCESS_HEADERS)
 
@@ -283,6 +288,11 @@ SCENARIOS: dict[str, tuple[Callable[[], CheckContext], Callable[[], CheckContext
     "client_requests_accepted": (
         lambda: from_client(err(400, {"error": 'Content type "audio/x-wav" not supported.'})),
         lambda: from_client(ok()),
+        Severity.ERROR,
+    ),
+    "inputs_not_dereferenced": (
+        lambda: path_probe(ok({"text": "a man said to the universe"})),
+        lambda: path_probe(err(400, {"error": "inputs: not valid base64 audio"})),
         Severity.ERROR,
     ),
     "compute_audio_length_matches": (
