@@ -16,7 +16,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+from asr_conformance.conformance.behaviour import phase as behaviour
 from asr_conformance.conformance.cases import CaseSpec
 from asr_conformance.conformance.engine.budget import Budget
 from asr_conformance.conformance.engine.config import RunConfig, open_for, selected_checks, suite_version
@@ -33,6 +35,7 @@ from asr_conformance.conformance.engine.execute import (
 from asr_conformance.conformance.engine.probe import probe
 from asr_conformance.conformance.engine.repro import write_bodies
 from asr_conformance.conformance.engine.shrinking import with_shrunk
+from asr_conformance.conformance.engine.twins import PROBE_CHECKS, TWIN_CHECKS, Twins, accepted, inconclusive
 from asr_conformance.conformance.generation.planner import plan_fixed, plan_fuzz
 from asr_conformance.conformance.generation.profiles import get_profile
 from asr_conformance.conformance.model import (
@@ -98,6 +101,8 @@ class _LiveRun:
         self.seen_keys: set[tuple[str, str]] = set()  # dedup keys already shrunk in this run
         self.t0 = time.perf_counter()
         self.run_id = uuid.uuid4().hex[:12]
+        self.twins = Twins(lambda twin: execute(twin, target, config, checks=(), budget=self.budget))
+        self.probe_accepted = True
 
     async def run(self) -> RunFinished:
         config, profile = self.config, get_profile(self.config.profile)
@@ -109,9 +114,14 @@ class _LiveRun:
             asyncio.to_thread(plan_fuzz, profile, seed=config.seed or 0, max_examples=config.max_examples)
         )
         self.on_event(self._started())
+        self.probe_accepted = accepted(first)
         self.emit(first)
         if loading is not None:
             self.emit(loading)
+        if behaviour.enabled(config.profile, self.checks):  # known speech, early: does the target hear?
+            heard = await behaviour.behaviour_phase(self.target, config, self.budget, checks=self.checks)
+            for finished in heard:
+                self.emit(finished)
         try:
             await self.run_cases(fixed[1:])
         finally:
@@ -175,9 +185,11 @@ class _LiveRun:
     async def one(self, case: CaseSpec) -> CaseFinished | None:
         """Send and judge one case (shrinking a new failure); None when the budget ran out first."""
         try:
+            twin = await self.twins.verdict(case)
             finished = await execute(case, self.target, self.config, checks=self.checks, budget=self.budget)
         except BudgetExhausted:
             return None
+        finished = self._vacuous(finished, twin)
         if self.config.shrink:
             new = [f.dedup_key for f in failures_of(finished) if f.dedup_key not in self.seen_keys]
             self.seen_keys.update(new)
@@ -186,6 +198,18 @@ class _LiveRun:
                 finished = await with_shrunk(
                     finished, case, new[0], self.target, self.config, self.budget, attempts
                 )
+        return finished
+
+    def _vacuous(self, finished: CaseFinished, twin: dict[str, Any] | None) -> CaseFinished:
+        """A refusal whose valid counterpart was refused too proves nothing: SKIP, not PASS."""
+        if twin is not None:
+            finished = replace(finished, meta={**finished.meta, "twin": twin})
+            if not twin["accepted"]:
+                finished = inconclusive(finished, TWIN_CHECKS)
+        if not self.probe_accepted:
+            finished = inconclusive(
+                finished, PROBE_CHECKS, "inconclusive: the probe (a valid request) was refused"
+            )
         return finished
 
     @property

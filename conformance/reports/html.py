@@ -115,14 +115,15 @@ def _matrix(tally: RunTally) -> str:
             cls = "n zero" if not n else f"n hot-{o.value}" if o in (Outcome.FAIL, Outcome.ERROR) else "n"
             cells.append(f'<td class="{cls}">{n}</td>')
         failing = t.verdict in (Outcome.FAIL, Outcome.ERROR)
+        hint = f'<span class="title">{_e(t.hint)}</span>' if t.hint else ""
         link = f"#{_anchor(t.check_id)}" if failing else f"#doc-{_anchor(t.check_id)}"
         rows.append(
             f'<tr class="{"failing" if failing else ""}">'
             f'<td><a href="{link}"><code>{_e(t.check_id)}</code></a>'
             f'<span class="title">{_e(info.title)}</span></td>'
-            f'<td><span class="sev {_e(t.severity)}">{_e(t.severity)}</span></td>'
+            f'<td><span class="sev {_e(t.shown_severity)}">{_e(t.shown_severity)}</span></td>'
             f"{''.join(cells)}"
-            f'<td><span class="badge {t.verdict.value}">{_VERDICT[t.verdict]}</span>{_bar(t)}</td></tr>'
+            f'<td><span class="badge {t.verdict.value}">{_VERDICT[t.verdict]}</span>{_bar(t)}{hint}</td></tr>'
         )
     return (
         f"<table class=matrix><thead><tr><th>check</th><th>severity</th>{head}<th>verdict</th></tr></thead>"

@@ -45,8 +45,7 @@ def _case(t: CheckTally, classname: str) -> TestCase:
     elif verdict == Outcome.ERROR:
         case.add_error_info(message="the target broke", output=_describe(t))
     elif verdict in (Outcome.SKIP, Outcome.PRECONDITION_FAILED):
-        reasons = "; ".join(r for r, _ in t.reasons.most_common(3)) or "not exercised"
-        case.add_skipped_info(message=f"{verdict}: {reasons}")
+        case.add_skipped_info(message=f"not exercised ({verdict}): {t.hint or 'no case applied'}")
     return case
 
 

@@ -49,10 +49,13 @@ def headline(tally: RunTally) -> str:
     fails = [t for t in tally.checks.values() if t.verdict == Outcome.FAIL]
     errored = sum(t.verdict == Outcome.ERROR for t in tally.checks.values())
     stopped = tally.incomplete
+    idle = sum(not t.judged for t in tally.checks.values())
     if not fails and not errored:
         # Never ✅ for a run that stopped early: the cases it did not send could have failed.
         if stopped:
             return f"⚠️ {stopped}; nothing failed in the {tally.cases} judged cases"
+        if idle:
+            return f"✅ {total - idle} of {total} checks conform; {idle} not exercised"
         return f"✅ All {total} checks conform"
     parts = []
     if fails:
@@ -159,7 +162,8 @@ def render(tally: RunTally) -> str:
     lines += [header, "|---|---|" + "---:|" * len(OUTCOME_ORDER) + "---|"]
     for t in tally.sorted_checks():
         counts = " | ".join(str(t.counts[o]) for o in OUTCOME_ORDER)
-        lines.append(f"| `{t.check_id}` | {t.severity} | {counts} | {_VERDICT[t.verdict]} |")
+        verdict = _VERDICT[t.verdict] + (f" ({_cell(t.hint)})" if t.hint else "")
+        lines.append(f"| `{t.check_id}` | {t.shown_severity} | {counts} | {verdict} |")
     lines.append("")
     failing = tally.failing()
     if failing:

@@ -90,6 +90,33 @@ def check_info(check_id: str, fallback: CheckResult | None = None) -> CheckInfo:
     )
 
 
+#: how to make a check that judged nothing judge something (shown on its "not exercised" row)
+EXERCISE_HINTS = {
+    "ignored_auth": "run with --token-env VAR against a target that requires a token",
+    "body_limit_enforced": "declare the target's body limit with --max-body-bytes N",
+    "loading_response_shape": "seen only while the target loads a model (the mock's controls show it)",
+    "wait_for_model_honoured": "--include-legacy, and a target that can be made to load (mock controls)",
+    "cache_hit_consistent": "--include-legacy (legacy behaviour)",
+    "cache_bypass_honoured": "--include-legacy (legacy behaviour)",
+    "speech_chunks_not_empty": "speech cases need espeak-ng on this machine",
+}
+
+
+def exercise_hint(check_id: str) -> str:
+    """How to exercise ``check_id``: a flag or a precondition, or "" when nothing is known."""
+    return EXERCISE_HINTS.get(check_id, "")
+
+
+def registered_severity(check_id: str) -> Severity | None:
+    """The severity the registry gives the check (its evidence), or None when the id is unknown."""
+    check = _registered(check_id)
+    if check is None:
+        return None
+    from asr_conformance.conformance.checks.registry import severity_of
+
+    return severity_of(str(check.evidence))
+
+
 @dataclass(frozen=True)
 class Example:
     """One failing (or erroring) case of one check, with what a person needs to reproduce it."""
@@ -169,6 +196,27 @@ class CheckTally:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def judged(self) -> int:
+        """Results that said something about the target (PASS, FAIL, ERROR)."""
+        return self.counts[Outcome.PASS] + self.counts[Outcome.FAIL] + self.counts[Outcome.ERROR]
+
+    @property
+    def shown_severity(self) -> Severity:
+        """The severity a row shows: what was seen, or the check's own when it judged nothing."""
+        if self.judged:
+            return self.severity
+        return registered_severity(self.check_id) or self.severity
+
+    @property
+    def hint(self) -> str:
+        """For a check that judged nothing: why, and how to exercise it."""
+        if self.judged:
+            return ""
+        reason = self.reasons.most_common(1)[0][0] if self.reasons else "no case applied"
+        how = exercise_hint(self.check_id)
+        return f"{reason}; to exercise it: {how}" if how else reason
 
     def info(self) -> CheckInfo:
         return check_info(self.check_id, self.sample)
@@ -263,7 +311,7 @@ class RunTally:
 
     @property
     def incomplete(self) -> str:
-        """"incomplete: budget spent after N of M planned cases" (or interrupted), "" for a full run."""
+        """ "incomplete: budget spent after N of M planned cases" (or interrupted), "" for a full run."""
         return self.finished.incomplete if self.finished is not None else ""
 
     def outcome_totals(self) -> Counter[Outcome]:
@@ -337,6 +385,8 @@ __all__ = [
     "RenderedFileWriter",
     "RunTally",
     "check_info",
+    "exercise_hint",
     "redact",
+    "registered_severity",
     "tally_events",
 ]

@@ -54,3 +54,11 @@ async def fastapi_422(request: web.Request) -> web.Response:
     await request.read()
     detail = [{"loc": ["body", "file"], "msg": "field required", "type": "value_error.missing"}]
     return web.json_response({"detail": detail}, status=422)
+
+
+async def refuses_json(request: web.Request) -> web.Response:
+    """Transcribes raw audio, refuses every JSON body with this API's error shape."""
+    body = await request.read()
+    if body[:1] == b"{" or "json" in (request.content_type or ""):
+        return web.json_response({"error": "JSON bodies are not supported"}, status=400)
+    return web.json_response({"text": "hello"})
