@@ -19,6 +19,7 @@ loading             (mock targets only) with ``x-mock-fault: loading``: no wait 
 body_limit          a body larger than the target's declared ``--max-body-bytes``
 content_type        the same raw audio with no Content-Type, ``application/octet-stream``, a wrong
                     ``audio/*`` type and the right one
+unknown_model       the plain raw request to the model URL with a suffix no model id has
 ==================  ===========================================================================
 """
 

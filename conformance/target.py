@@ -29,6 +29,7 @@ class TargetInfo:
     # the suite's canary (conformance.targets.canary), when the engine runs one: its base URL, and how
     # often a token was fetched (a target that fetches ``inputs`` URLs is a request-forgery hole)
     canary_url: str | None = None
+    model_must_match: bool = False  # --model-must-match: an unknown model id must get 404 (error)
     canary_hits: Callable[[str], int] | None = field(default=None, compare=False, repr=False)
 
     @property

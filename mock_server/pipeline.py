@@ -109,7 +109,8 @@ class ModelRoute:
     async def _process(self, request: web.Request, ex: Exchange) -> web.StreamResponse:
         config, state = self.config, self.state
         ex.entry["headers"] = journal_headers(request.headers, config.token)
-        if config.model_id is not None and ex.model_id != config.model_id:
+        served = config.model_id is None or config.violates("any-model-id")
+        if not served and ex.model_id != config.model_id:
             raise Reply(404, {"error": f"Model {ex.model_id} does not exist"})
         body = await intake.read_body(request, config)
         ex.entry["body_bytes"] = len(body)

@@ -47,6 +47,7 @@ VIOLATIONS: dict[str, str] = {
     "small-body-limit": "bodies over 1 MiB get 413, whatever the declared limit (aiohttp's default)",
     "strict-client-headers": "Content-Type aliases and parameters real clients send (audio/x-wav) get 400",
     "inputs-dereferenced": "JSON `inputs` naming a .wav path is read from disk, an http:// URL fetched",
+    "any-model-id": "every model id is served, even when the mock is started with --model-id",
     "strict-boolean-headers": "boolean headers take only lowercase `true` (`1`, `yes`, `TRUE` read as false)",
 }
 

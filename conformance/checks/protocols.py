@@ -273,6 +273,35 @@ def body_limit_enforced(ctx: CheckContext) -> Iterator[str]:
     yield from (f"413 {p}" for p in problems)
 
 
+# ---------------------------------------------------------------------------------- unknown model
+
+
+@check(
+    id="unknown_model_refused",
+    title="Unknown model id not answered 404",
+    evidence="observed",
+    spec_ref="E16",
+    applies=protocol("unknown_model"),
+    fired_by=("any-model-id",),
+)
+def unknown_model_refused(ctx: CheckContext) -> list[Problem]:
+    """A model id the target does not serve gets 404 (judged as an error only with --model-must-match).
+
+    A multi-model server answers 404 (the router: ``text/plain`` "Not Found"); a single-model server may
+    answer anything, so without ``--model-must-match`` a transcript is only reported (SKIP) and another
+    refusal is a warning.
+    """
+    resp = _response(ctx, 0)
+    if resp.status == 404:
+        return []
+    what = f"unknown model id answered {resp.status}: {body_excerpt(resp)}"
+    if ctx.target.model_must_match:
+        return [Problem(what, evidence="client-contract", title="Unknown model id served")]
+    if resp.status == 200:
+        raise Skip(f"{what} (a single-model server may; --model-must-match judges it)")
+    return [Problem(what)]
+
+
 CHECKS = (
     ignored_auth,
     request_forms_accepted,
@@ -283,4 +312,5 @@ CHECKS = (
     loading_response_shape,
     wait_for_model_honoured,
     body_limit_enforced,
+    unknown_model_refused,
 )

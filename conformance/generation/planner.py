@@ -111,6 +111,8 @@ def example_cases(target: TargetInfo, values: tuple[FieldValue, ...]) -> list[Ca
     out.extend(large_body_cases(target))
     out.extend(client_header_cases())
     out.extend(dereference_cases(target))
+    if not target.is_replay:
+        out.append(builders.protocol("", "examples", _tone(140), "unknown_model"))
     return out
 
 

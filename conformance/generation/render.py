@@ -22,6 +22,8 @@ _PLAIN_BASE64 = re.compile(r"[A-Za-z0-9+/=]*")
 #: a token that no server should accept (not ``hf_``-shaped: scrubbers must not hide what was sent)
 WRONG_TOKEN = "Bearer not-a-valid-token-asr-conformance"
 #: Damage every mainstream decoder refuses (checked on each body built): the server must answer 4xx.
+#: Appended to the model id for the unknown-model probe (a multi-model server answers 404).
+UNKNOWN_MODEL_SUFFIX = "-asr-conformance-no-such-model"
 MALFORMED_KINDS = ("empty", "random_bytes", "truncated", "wrong_header")
 #: Damage mainstream decoders read in part (FFmpeg and libsndfile decode the frames present):
 #: implementation-defined, never a verdict demanding 4xx.
@@ -158,6 +160,9 @@ def build_requests(case: CaseSpec, *, max_body_bytes: int | None = None) -> list
                 raise ValueError("body_limit needs the target's declared --max-body-bytes")
             big = audio + b"\0" * max(0, max_body_bytes + 1 - len(audio))
             return [_raw(case, big)]
+        case "unknown_model":
+            # Appended to the model URL: the same path with a model id no server holds.
+            return [replace_path(_raw(case, audio), UNKNOWN_MODEL_SUFFIX)]
         case "content_type":
             assert case.audio is not None
             return [
@@ -167,6 +172,10 @@ def build_requests(case: CaseSpec, *, max_body_bytes: int | None = None) -> list
                 Request("POST", "", (("Content-Type", MIME[case.audio.codec]), *case.headers), audio),
             ]
     raise ValueError(f"unknown protocol scenario {case.protocol!r}")
+
+
+def replace_path(request: Request, path: str) -> Request:
+    return Request(request.method, path, request.headers, request.body)
 
 
 def _with_auth(request: Request, value: str) -> Request:
@@ -181,6 +190,7 @@ def _wrong_mime(codec: str) -> str:
 __all__ = [
     "MALFORMED_KINDS",
     "READABLE_DAMAGE",
+    "UNKNOWN_MODEL_SUFFIX",
     "WRONG_TOKEN",
     "NotMalformedError",
     "audio_bytes",

@@ -24,6 +24,7 @@ import pytest
 import requests
 from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
 from asr_conformance.conformance.checks import CheckContext, all_checks, run_checks, select
+from asr_conformance.conformance.generation.render import UNKNOWN_MODEL_SUFFIX
 from asr_conformance.conformance.model import CheckResult, Exchange, Outcome, Request, Response
 from asr_conformance.conformance.target import TargetInfo
 from asr_conformance.conformance.targets.canary import Canary
@@ -149,6 +150,17 @@ def dereference(kind: str) -> Scenario:
     return Scenario(probe, (request,), target=target)
 
 
+def unknown_model() -> Scenario:
+    """A mock serving one model id, asked for another, on a run with --model-must-match."""
+    request = replace(raw(), path=UNKNOWN_MODEL_SUFFIX)
+    return Scenario(
+        case("protocol", protocol="unknown_model"),
+        (request,),
+        config={"model_id": "test/model"},
+        target={"model_must_match": True},
+    )
+
+
 def malformed() -> Scenario:
     return Scenario(
         case("malformed_audio", audio=None, malformed="random_bytes"), (raw(body=bytes(range(256)) * 8),)
@@ -244,6 +256,7 @@ SCENARIOS: dict[str, tuple[Callable[[], Scenario], ...]] = {
     "compute-time-not-number": (positive_raw,),
     "small-body-limit": (large_body, lambda: large_body("json")),
     "inputs-dereferenced": (lambda: dereference("path"), lambda: dereference("url")),
+    "any-model-id": (unknown_model,),
     "strict-client-headers": (
         lambda: client("audio/x-wav"),
         lambda: client("audio/mp3", "mp3"),
@@ -303,7 +316,7 @@ SCENARIOS: dict[str, tuple[Callable[[], Scenario], ...]] = {
 def send(url: str, request: Request) -> Exchange:
     start = time.perf_counter()
     try:
-        resp = requests.post(url, data=request.body, headers=dict(request.headers), timeout=30)
+        resp = requests.post(url + request.path, data=request.body, headers=dict(request.headers), timeout=30)
     except requests.RequestException as exc:
         return Exchange(request, None, f"{type(exc).__name__}: {exc}")
     elapsed = time.perf_counter() - start

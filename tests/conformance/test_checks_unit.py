@@ -295,6 +295,11 @@ SCENARIOS: dict[str, tuple[Callable[[], CheckContext], Callable[[], CheckContext
         lambda: path_probe(err(400, {"error": "inputs: not valid base64 audio"})),
         Severity.ERROR,
     ),
+    "unknown_model_refused": (
+        lambda: proto("unknown_model", err(400, {"error": "no such model"})),
+        lambda: proto("unknown_model", err(404, b"Not Found", headers=(("Content-Type", "text/plain"),))),
+        Severity.WARNING,
+    ),
     "compute_audio_length_matches": (
         lambda: positive(ok(headers=with_header("x-compute-audio-length", "2000"))),
         lambda: positive(ok(headers=with_header("x-compute-audio-length", "2.04"))),
@@ -525,3 +530,11 @@ def test_a_413_over_the_declared_limit_is_no_large_body_failure() -> None:
 
 def test_a_client_label_refused_is_not_an_audio_format_refusal() -> None:
     assert judge("audio_formats_accepted", from_client(err(400))) is None
+
+
+def test_an_unknown_model_served_is_reported_unless_it_must_match() -> None:
+    result = judge("unknown_model_refused", proto("unknown_model", ok()))
+    assert result.outcome is Outcome.SKIP and "answered 200" in result.message
+    strict = replace(MOCK, model_must_match=True)
+    result = judge("unknown_model_refused", proto("unknown_model", ok(), target=strict))
+    assert result.outcome is Outcome.FAIL and result.severity is Severity.ERROR
