@@ -1,7 +1,9 @@
 """The deterministic engine: synthetic transcripts that behave like a real model's, without a model.
 
-* The same audio bytes, parameters and seed always give the same text; the words come from a fixed
-  vocabulary, picked by SHAKE-128 of the audio's sha256 and the server seed.
+* The same decoded audio, parameters and seed always give the same text; the words come from a fixed
+  vocabulary, picked by SHAKE-128 of the decoded sound (:func:`pcm_digest`) and the server seed. Words
+  follow the samples, not the container's bytes: lossless re-encodings (WAV, FLAC, JSON or raw) of the
+  same audio give the same transcript, as real engines do. Fixtures are still found by the bytes' sha256.
 * Only sound makes words: 20 ms frames quieter than -50 dBFS are silence, so silence gives ``""`` and the
   number of words is proportional to the non-silent duration (``words_per_second``).
 * Timestamps are segment chunks (like Whisper's): within [0, duration], never decreasing, chunk texts
@@ -121,7 +123,9 @@ class MockEngine:
             self._calls += 1
             salt = f":{self._calls}"
         # an extendable-output hash is the PRNG: one C call for all the word picks
-        stream = hashlib.shake_128(f"{audio.sha256}:{self.config.seed}{salt}".encode()).digest(2 * count)
+        stream = hashlib.shake_128(
+            f"{pcm_digest(audio.samples, regions, audio.sample_rate)}:{self.config.seed}{salt}".encode()
+        ).digest(2 * count)
         size = len(VOCABULARY)
         return [VOCABULARY[int.from_bytes(stream[i : i + 2]) % size] for i in range(0, 2 * count, 2)]
 
@@ -129,6 +133,22 @@ class MockEngine:
         if not self._fixtures:
             return None
         return self._fixtures.get((sha256, params.canonical())) or self._fixtures.get((sha256, None))
+
+
+def pcm_digest(samples: np.ndarray, regions: list[tuple[float, float]], rate: int) -> str:
+    """A digest of what the samples sound like, stable across lossless re-encodings.
+
+    Two decoders of the same PCM (the WAV fast path, FFmpeg) differ by a few 1e-5 after resampling, so
+    the samples themselves cannot be hashed: the voiced regions (20 ms steps) and each region's level
+    (0.5 dB steps) are, which also tells different speech apart.
+    """
+    parts = []
+    for start, end in regions:
+        chunk = samples[int(start * rate) : int(end * rate)]
+        power = float(np.dot(chunk, chunk)) / max(1, len(chunk))
+        level = round(20 * np.log10(max(power, 1e-12)))  # twice the level in dB: 0.5 dB steps
+        parts.append(f"{round(start / FRAME_S)}-{round(end / FRAME_S)}@{level}")
+    return hashlib.sha256(",".join(parts).encode()).hexdigest()
 
 
 def voiced_regions(samples: np.ndarray, rate: int) -> list[tuple[float, float]]:
@@ -241,4 +261,4 @@ def _fixture_chunk(raw: dict[str, Any]) -> Chunk:
     return Chunk(str(raw["text"]), float(stamp[0]), None if stamp[1] is None else float(stamp[1]))
 
 
-__all__ = ["VOCABULARY", "MockEngine", "load_fixtures", "place_words", "voiced_regions"]
+__all__ = ["VOCABULARY", "MockEngine", "load_fixtures", "pcm_digest", "place_words", "voiced_regions"]

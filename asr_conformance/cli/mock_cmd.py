@@ -15,10 +15,11 @@ FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def _print_violations() -> None:
+    from asr_conformance.mock_server.engine_violations import ENGINE_VIOLATIONS
     from asr_conformance.mock_server.violations import VIOLATIONS
 
-    width = max(map(len, VIOLATIONS))
-    for name, line in VIOLATIONS.items():
+    width = max(map(len, [*VIOLATIONS, *ENGINE_VIOLATIONS]))
+    for name, line in {**VIOLATIONS, **ENGINE_VIOLATIONS}.items():
         click.echo(f"{name:<{width}}  {line}")
 
 
@@ -82,8 +83,12 @@ def mock(
         _print_violations()
         return
     from asr_conformance.mock_server.config import DEFAULT_MAX_BODY_BYTES, DEFAULT_MODEL_ID, MockConfig
+    from asr_conformance.mock_server.engine_violations import ENGINE_VIOLATIONS, wrap
     from asr_conformance.mock_server.faults import FaultSpecError, Scenario
     from asr_conformance.mock_server.mock_engine import MockEngine
+
+    hearing = tuple(v for v in violate if v in ENGINE_VIOLATIONS)  # switches of the engine wrapper
+    violate = tuple(v for v in violate if v not in ENGINE_VIOLATIONS)
 
     scenario_data: dict[str, Any] | None = None
     if scenario is not None:
@@ -108,7 +113,7 @@ def mock(
             spec_view=spec_view,  # type: ignore[arg-type]
             violate=violate,
         )
-        engine = MockEngine(config)
+        engine = wrap(MockEngine(config), hearing)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     from asr_conformance.mock_server.server import new_event_loop

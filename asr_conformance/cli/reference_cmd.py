@@ -84,6 +84,9 @@ def _resolve_model(model: str) -> str:
     show_default=True,
     help="Seconds a client gets to send its body; slower: 408.",
 )
+@click.option(
+    "--violate", multiple=True, metavar="NAME", help="Break how the engine hears (tests); 'list' lists them."
+)
 def reference(
     model: str,
     device: str,
@@ -100,8 +103,17 @@ def reference(
     token: str | None,
     max_audio_seconds: float,
     read_timeout: float,
+    violate: tuple[str, ...],
 ) -> None:
     """Serve a real Whisper model behind the HF Inference API automatic-speech-recognition protocol."""
+    from asr_conformance.mock_server.engine_violations import ENGINE_VIOLATIONS, wrap
+
+    if "list" in violate:
+        for name, line in ENGINE_VIOLATIONS.items():
+            click.echo(f"{name:<28}  {line}")
+        return
+    if unknown := sorted(set(violate) - set(ENGINE_VIOLATIONS)):
+        raise click.BadParameter(f"unknown {unknown}; see --violate list", param_hint="--violate")
     require_reference_extra()
     from asr_conformance.mock_server.config import DEFAULT_MODEL_ID
     from asr_conformance.reference.whisper_engine import EngineSettings, WhisperEngine, front_config
@@ -122,7 +134,7 @@ def reference(
         engine, model_id=model_id, token=token, max_audio_seconds=max_audio_seconds, read_timeout=read_timeout
     )
     try:
-        asyncio.run(_serve(config, engine, host, port, model_id or DEFAULT_MODEL_ID))
+        asyncio.run(_serve(config, wrap(engine, violate), host, port, model_id or DEFAULT_MODEL_ID))
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     if engine.load_error is not None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Iterable
 
+from asr_conformance.conformance.behaviour import checks as behaviour
 from asr_conformance.conformance.checks import data, http, protocols, schema, security, timestamps
 from asr_conformance.conformance.checks.base import Check, CheckContext, Problem, Skip
 from asr_conformance.conformance.checks.reading import is_json_media, response_json
@@ -26,7 +27,7 @@ from asr_conformance.conformance.model import CheckResult, Failure, Outcome, Sev
 
 from asr_conformance import spec
 
-_MODULES = (http, schema, data, protocols, timestamps, security)
+_MODULES = (http, schema, data, protocols, timestamps, security, behaviour)
 
 #: Ids once used and withdrawn: never to be given to a new check.
 RETIRED: frozenset[str] = frozenset()
