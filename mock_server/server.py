@@ -20,6 +20,7 @@ from aiohttp import web
 from asr_conformance.mock_server.config import DEFAULT_MODEL_ID, MockConfig
 from asr_conformance.mock_server.engine import Engine
 from asr_conformance.mock_server.front import create_app, front_state
+from asr_conformance.mock_server.wire import scrub_logs, shape_parser_errors
 
 T = TypeVar("T")
 
@@ -63,6 +64,8 @@ async def start_server(
         handler_cancellation=True,
     )
     await runner.setup()
+    shape_parser_errors(runner)
+    scrub_logs(config.token)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

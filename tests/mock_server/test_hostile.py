@@ -88,13 +88,16 @@ def in_flight(mock: MockServer) -> int:
         {"X-Amzn-Trace-Id": b"Root=\xff\x80"},  # echoed in x-request-id on the router form
         {"Content-Type": b"audio/\xffwav"},
         {"x-use-cache": b"\xff"},
+        {"X-Control": b"a\x00b\x7f"},  # control characters: aiohttp's parser refuses the request
     ],
 )
 def test_undecodable_header_bytes_get_an_answer_and_a_journal_entry(open_mock: MockServer, headers) -> None:
     open_mock.clear_journal()
     answer = send_raw(open_mock.url, http("/hf-inference" + PATH, wav(0.3), headers))
     assert status_of(answer) in (200, 400), answer[:300]
-    assert b"application/json" in answer.split(b"\r\n\r\n")[0]
+    if status_of(answer) == 400 and b"X-Control" in http("/", b"", headers):
+        return  # refused by the HTTP parser: no request reached the front, nothing to journal
+    assert b"application/json" in answer.split(b"\r\n\r\n")[0].lower()
     assert len(open_mock.journal()) == 1
 
 
@@ -182,9 +185,12 @@ def test_long_low_rate_audio_is_refused_before_resampling(open_mock: MockServer)
     ],
     ids=["garbage", "negative-length", "bad-chunk", "huge-header", "huge-path", "two-lengths"],
 )
-def test_parser_abuse_gets_a_4xx(open_mock: MockServer, payload: bytes) -> None:
+def test_parser_abuse_gets_a_json_4xx(open_mock: MockServer, payload: bytes) -> None:
     answer = send_raw(open_mock.url, payload)
     assert answer == b"" or 400 <= status_of(answer) < 500, answer[:200]
+    if answer:  # aiohttp's own answer, shaped like the API's
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert b"application/json" in head.lower() and "error" in json.loads(body)
     assert requests.post(open_mock.model_url(), data=wav(0.3)).status_code == 200
 
 
@@ -279,3 +285,15 @@ def test_no_answer_is_a_5xx_for_a_sample_of_hostile_bodies(open_mock: MockServer
             resp = requests.post(open_mock.model_url(), data=body, headers={"Content-Type": content_type})
             assert resp.status_code < 500, (body[:20], content_type, resp.text)
             assert "error" in resp.json()
+
+
+def test_logs_are_scrubbed(token_mock: MockServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    bad = f"POST {PATH}?api_key={TOKEN} HTTP/1.1\r\nHost: x\r\nX-Leak: {TOKEN}\x00\r\n\r\n".encode()
+    send_raw(token_mock.url, bad)
+    send_raw(token_mock.url, f"GARBAGE {TOKEN}\r\n\r\n".encode())
+    deadline = time.monotonic() + 2
+    while not caplog.records and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert caplog.records  # aiohttp logged the bad requests...
+    assert TOKEN not in caplog.text  # ...without the token
