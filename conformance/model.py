@@ -210,6 +210,7 @@ class RunStarted:
     started_at: str  # ISO 8601 UTC
     checks: tuple[str, ...] = ()
     kind: Literal["run_started"] = "run_started"
+    planned: int | None = None  # cases the run expects to send (for progress and ETA); None: unknown
 
 
 @dataclass(frozen=True)

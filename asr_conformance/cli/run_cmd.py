@@ -19,7 +19,8 @@ from typing import Any
 import click
 
 from asr_conformance.cli.options import parse_headers, token_from_env
-from asr_conformance.conformance.model import CaseFinished, Event, Outcome, Request, RunFinished, RunStarted
+from asr_conformance.cli.progress import Progress
+from asr_conformance.conformance.model import CaseFinished, Event, Request, RunStarted
 
 BUILTIN: dict[str, Any] = {
     "profile": "default",
@@ -54,57 +55,6 @@ def _plain() -> bool:
     return not sys.stdout.isatty() or bool(os.environ.get("NO_COLOR"))
 
 
-class Progress:
-    """Progress over the event stream: a live line on a TTY, phase lines otherwise; new failures always."""
-
-    def __init__(self, plain: bool) -> None:
-        from rich.console import Console
-
-        self.plain = plain
-        self.console = Console(no_color=plain, highlight=not plain, soft_wrap=True)
-        self.phase = ""
-        self.cases = 0
-        self.failing: set[str] = set()
-        self._status: Any = None
-
-    def handle(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
-            self.console.print(
-                f"asr-conformance {event.suite_version}: {event.target}, profile {event.profile}, "
-                f"seed {event.seed}, spec {event.spec_view}, {len(event.checks)} checks"
-            )
-            if not self.plain:
-                self._status = self.console.status("probing ...")
-                self._status.start()
-        elif isinstance(event, CaseFinished):
-            self.cases += 1
-            if event.phase != self.phase:
-                self.phase = event.phase
-                if self.plain:
-                    self.console.print(f"phase {event.phase} ...")
-            for result in event.results:
-                if result.outcome in (Outcome.FAIL, Outcome.ERROR) and result.check_id not in self.failing:
-                    self.failing.add(result.check_id)
-                    first = result.failures[0].message if result.failures else result.message
-                    where = f"{result.check_id} on {event.case_id}"
-                    self.console.print(
-                        f"  {result.outcome.upper()} [{result.severity}] {where}: {first}",
-                        markup=False,
-                    )
-            if self._status is not None:
-                self._status.update(f"{self.phase}: {self.cases} cases, {len(self.failing)} failing checks")
-        elif isinstance(event, RunFinished):
-            self.close()
-            self.console.print(f"{event.cases} cases in {event.duration_s:.1f} s")
-            if event.incomplete:
-                self.console.print(event.incomplete, markup=False)
-
-    def close(self) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
-
-
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--target", help="Model URL, 'mock' (default: the mock in this process) or cassette:PATH.")
 @click.option("--token-env", metavar="VAR", help="Environment variable holding the bearer token.")
@@ -125,7 +75,11 @@ class Progress:
 @click.option(
     "--fail-on", type=click.Choice(["error", "warning"]), help="Lowest severity that fails the run."
 )
-@click.option("--workers", type=click.IntRange(min=1), help="Cases in flight at once (default 16).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Most cases in flight at once (default 16; fewer while the target is slow).",
+)
 @click.option("--request-timeout", type=click.FloatRange(min=0.1), help="Seconds per request (default 60).")
 @click.option("--checks", "checks", multiple=True, help="Only these check ids (comma-separated, repeatable).")
 @click.option("--exclude-checks", multiple=True, help="Leave these check ids out.")
@@ -142,6 +96,12 @@ class Progress:
     "--record", type=click.Path(file_okay=False, path_type=Path), help="Record a cassette into DIR."
 )
 @click.option(
+    "--record-mode",
+    type=click.Choice(["all", "once", "new_episodes", "none"]),
+    help="As VCR.py's: all (default) re-records; once replays an existing cassette; new_episodes reuses "
+    "recorded answers and records the rest; none only replays.",
+)
+@click.option(
     "--expectations", type=click.Path(dir_okay=False, path_type=Path), help="Gate on regressions only."
 )
 def run(**opts: Any) -> None:
@@ -154,7 +114,8 @@ def run(**opts: Any) -> None:
     expectations = opts["expectations"] or (
         Path(settings["expectations"]) if settings.get("expectations") else None
     )
-    sys.exit(asyncio.run(_run(config, expectations, _plain())))
+    record_mode = _pick(opts["record_mode"], settings, "record_mode") or "all"
+    sys.exit(asyncio.run(_run(config, expectations, _plain(), record_mode)))
 
 
 def _build_config(opts: dict[str, Any], settings: dict[str, Any]) -> Any:
@@ -220,7 +181,7 @@ def _dry_run(config: Any) -> None:
     click.echo(f"{len(cases)} cases planned for {info.name} (seed {config.seed or 0}); nothing sent")
 
 
-async def _run(config: Any, expectations: Path | None, plain: bool) -> int:
+async def _run(config: Any, expectations: Path | None, plain: bool, record_mode: str = "all") -> int:
     from asr_conformance.conformance.engine.config import open_for
     from asr_conformance.conformance.engine.probe import TargetUnreachable
     from asr_conformance.conformance.engine.runner import run as run_suite
@@ -230,17 +191,26 @@ async def _run(config: Any, expectations: Path | None, plain: bool) -> int:
     from asr_conformance.conformance.targets.factory import TargetError
 
     try:
-        target = await open_for(config)
-    except (TargetError, OSError) as exc:
+        from asr_conformance.conformance.record.cassette import apply_record_mode
+
+        secrets = (config.token,) if config.token else ()
+        target, recording, notes = await apply_record_mode(
+            await open_for(config), config.record, record_mode, secrets, seed=config.seed
+        )
+    except (TargetError, OSError, ValueError) as exc:  # a CassetteError is a ValueError
         click.echo(f"error: {exc}", err=True)
         return 2
+    for note in notes:
+        click.echo(note, err=True)
+    if config.seed is None and getattr(target, "recorded_seed", None) is not None:  # new_episodes
+        config = replace(config, seed=target.recorded_seed)
     progress = Progress(plain)
     tally = RunTally()
     writers: list[Any] = open_writers(config.report_dir) if config.report_dir else []
     listeners: list[Callable[[Event], None]] = [tally.add, progress.handle, *(w.handle for w in writers)]
 
     def on_event(event: Event) -> None:
-        if isinstance(event, RunStarted) and config.record is not None:
+        if isinstance(event, RunStarted) and recording is not None and not recording.replays:
             from asr_conformance.conformance.record.cassette import CassetteRecorder
 
             recorder = CassetteRecorder(
@@ -265,6 +235,9 @@ async def _run(config: Any, expectations: Path | None, plain: bool) -> int:
     _print_summary(render(tally), plain)
     if config.report_dir:
         click.echo(f"reports: {config.report_dir}/")
+    for writer in writers:
+        if hasattr(writer, "bodies"):  # the cassette recorder
+            click.echo(f"cassette: {writer.path} (+ {writer.bodies.path.name}, {writer.size() / 1e6:.1f} MB)")
     if expectations is not None:
         from asr_conformance.conformance.reports.expectations import gate
 

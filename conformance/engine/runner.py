@@ -32,6 +32,7 @@ from asr_conformance.conformance.engine.execute import (
     failures_of,
     now,
 )
+from asr_conformance.conformance.engine.pacing import Pacer, audio_s, expensive, not_judged, timed_out
 from asr_conformance.conformance.engine.probe import probe
 from asr_conformance.conformance.engine.repro import write_bodies
 from asr_conformance.conformance.engine.shrinking import with_shrunk
@@ -103,6 +104,8 @@ class _LiveRun:
         self.run_id = uuid.uuid4().hex[:12]
         self.twins = Twins(lambda twin: execute(twin, target, config, checks=(), budget=self.budget))
         self.probe_accepted = True
+        self.unplanned = 0  # cases emitted outside the plan (the loading case, the behaviour phase)
+        self.pacer = Pacer(config.workers, config.request_timeout)
 
     async def run(self) -> RunFinished:
         config, profile = self.config, get_profile(self.config.profile)
@@ -113,23 +116,30 @@ class _LiveRun:
         drawn = asyncio.create_task(
             asyncio.to_thread(plan_fuzz, profile, seed=config.seed or 0, max_examples=config.max_examples)
         )
-        self.on_event(self._started())
+        n_fuzz = profile.fuzz_examples if config.max_examples is None else config.max_examples
+        self.on_event(self._started(planned=len(fixed) + n_fuzz))
         self.probe_accepted = accepted(first)
+        if first.exchanges and first.exchanges[-1].response is not None:
+            self.pacer.measure(first.exchanges[-1].response.elapsed_s, audio_s(fixed[0]))
         self.emit(first)
         if loading is not None:
             self.emit(loading)
+            self.unplanned += 1
         if behaviour.enabled(config.profile, self.checks):  # known speech, early: does the target hear?
             heard = await behaviour.behaviour_phase(self.target, config, self.budget, checks=self.checks)
             for finished in heard:
                 self.emit(finished)
+            self.unplanned += len(heard)
         try:
-            await self.run_cases(fixed[1:])
+            await self.run_cases([c for c in fixed[1:] if not expensive(c)])
         finally:
             fuzz_cases = await drawn
-        await self.run_cases(fuzz_cases)
-        return self.finish(planned=len(fixed) + len(fuzz_cases))
+        await self.run_cases([c for c in fuzz_cases if not expensive(c)])
+        # Last, one at a time: cases a faithful target may take minutes over must not hold up the others.
+        await self.run_cases([c for c in (*fixed[1:], *fuzz_cases) if expensive(c)])
+        return self.finish(planned=len(fixed) + len(fuzz_cases) + self.unplanned)
 
-    def _started(self) -> RunStarted:
+    def _started(self, planned: int) -> RunStarted:
         return RunStarted(
             run_id=self.run_id,
             suite_version=suite_version(),
@@ -140,6 +150,7 @@ class _LiveRun:
             seed=self.config.seed,
             started_at=now(),
             checks=tuple(c.id for c in self.checks),
+            planned=planned,
         )
 
     def emit(self, finished: CaseFinished) -> None:
@@ -182,11 +193,12 @@ class _LiveRun:
         """Send cases with ``config.workers`` in flight; emit them in plan order; shrink new failures."""
         await _run_cases(cases, self)
 
-    async def one(self, case: CaseSpec) -> CaseFinished | None:
+    async def one(self, case: CaseSpec, timeout: float | None = None) -> CaseFinished | None:
         """Send and judge one case (shrinking a new failure); None when the budget ran out first."""
+        config = self.config if timeout is None else replace(self.config, request_timeout=timeout)
         try:
             twin = await self.twins.verdict(case)
-            finished = await execute(case, self.target, self.config, checks=self.checks, budget=self.budget)
+            finished = await execute(case, self.target, config, checks=self.checks, budget=self.budget)
         except BudgetExhausted:
             return None
         finished = self._vacuous(finished, twin)
@@ -212,6 +224,32 @@ class _LiveRun:
             )
         return finished
 
+    async def paced(self, case: CaseSpec) -> CaseFinished | None:
+        """One case within the pacer's window and with its own timeout. A timeout while other requests
+        were in flight may be the queue's, not the case's: the case is sent again, alone, under
+        ``--request-timeout``. An expensive case that still gets no answer is not judged."""
+        alone = expensive(case)
+        async with self.pacer.slot(solo=alone):
+            crowded = self.pacer.in_flight > 1 or self.pacer.peak > 1
+            # A loading scenario waits for a model on purpose: its time says nothing about speed.
+            scaled = not alone and case.protocol != "loading"
+            timeout = self.pacer.timeout_for(case) if scaled else self.config.request_timeout
+            finished = await self.one(case, timeout)
+            if finished is not None:
+                self.pacer.observe(case, finished)
+        if finished is None or not timed_out(finished) or self.halted:
+            return finished
+        if not alone and (crowded or timeout < self.config.request_timeout):
+            async with self.pacer.slot(solo=True):
+                again = await self.one(case, self.config.request_timeout)
+            if again is None:  # the budget ran out before the retry: the timeout says nothing
+                return not_judged(finished, "timed out while other requests were queued; not retried")
+            finished = again
+        if alone and timed_out(finished):
+            limit = f"{self.config.request_timeout:g} s"
+            return not_judged(finished, f"expensive implementation-defined case: no answer within {limit}")
+        return finished
+
     @property
     def halted(self) -> bool:
         return self.budget.spent or self.stop.is_set()
@@ -231,7 +269,8 @@ def _write_repro_bodies(finished: CaseFinished, report_dir: Path) -> None:
 
 
 async def _run_cases(cases: Sequence[CaseSpec], state: _LiveRun) -> None:
-    """``config.workers`` in flight; emitted in plan order whatever order they finish in."""
+    """As many cases in flight as the pacer's window allows; emitted in plan order whatever order they
+    finish in. Expensive implementation-defined cases are sent alone."""
     done: dict[int, CaseFinished | None] = {}
     next_emit = 0
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -249,10 +288,10 @@ async def _run_cases(cases: Sequence[CaseSpec], state: _LiveRun) -> None:
     async def worker() -> None:
         while not queue.empty() and not state.halted:
             i = queue.get_nowait()
-            done[i] = await state.one(cases[i])
+            done[i] = await state.paced(cases[i])
             flush()
 
-    await asyncio.gather(*(worker() for _ in range(max(1, state.config.workers))))
+    await asyncio.gather(*(worker() for _ in range(state.pacer.ceiling)))
     # Cases never sent (budget spent, run stopped) leave gaps: emit what exists, in order.
     for i in sorted(done):
         if done[i] is not None:
