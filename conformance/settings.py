@@ -64,6 +64,7 @@ KEYS: dict[str, Key] = {
     "max_requests": Key(int, minimum=1),
     "max_body_bytes": Key(int, minimum=1),
     "record": Key(Path),
+    "record_mode": Key(str, ("all", "once", "new_episodes", "none")),
     "expectations": Key(Path),
 }
 

@@ -115,7 +115,25 @@ def run(**opts: Any) -> None:
         Path(settings["expectations"]) if settings.get("expectations") else None
     )
     record_mode = _pick(opts["record_mode"], settings, "record_mode") or "all"
-    sys.exit(asyncio.run(_run(config, expectations, _plain(), record_mode)))
+    loaded = _load_expectations(expectations) if expectations is not None else None
+    sys.exit(asyncio.run(_run(config, expectations, _plain(), record_mode, loaded)))
+
+
+def _load_expectations(path: Path) -> Any:
+    """The expectations file, checked before anything is sent: a bad file or an unknown id is exit 2."""
+    from asr_conformance.conformance.reports.expectations import ExpectationsError, load, unknown_ids
+
+    try:
+        loaded = load(path)
+    except ExpectationsError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expectations") from exc
+    unknown = unknown_ids(loaded)
+    if unknown:
+        raise click.BadParameter(
+            f"{path}: unknown check id(s) {', '.join(unknown)} (see `asr-conformance checks list`)",
+            param_hint="--expectations",
+        )
+    return loaded
 
 
 def _build_config(opts: dict[str, Any], settings: dict[str, Any]) -> Any:
@@ -181,7 +199,9 @@ def _dry_run(config: Any) -> None:
     click.echo(f"{len(cases)} cases planned for {info.name} (seed {config.seed or 0}); nothing sent")
 
 
-async def _run(config: Any, expectations: Path | None, plain: bool, record_mode: str = "all") -> int:
+async def _run(
+    config: Any, expectations: Path | None, plain: bool, record_mode: str = "all", loaded: Any = None
+) -> int:
     from asr_conformance.conformance.engine.config import open_for
     from asr_conformance.conformance.engine.probe import TargetUnreachable
     from asr_conformance.conformance.engine.runner import run as run_suite
@@ -207,6 +227,9 @@ async def _run(config: Any, expectations: Path | None, plain: bool, record_mode:
     progress = Progress(plain)
     tally = RunTally()
     writers: list[Any] = open_writers(config.report_dir) if config.report_dir else []
+    for tallied in (tally, *(getattr(w, "tally", None) for w in writers)):
+        if tallied is not None:  # expected failures show as expected in every report, not as ❌
+            tallied.expectations = loaded
     listeners: list[Callable[[Event], None]] = [tally.add, progress.handle, *(w.handle for w in writers)]
 
     def on_event(event: Event) -> None:

@@ -2,13 +2,16 @@
 
 Secrets are scrubbed from request and response headers and bodies before anything is written
 (:mod:`asr_conformance.conformance.record.scrub`). The format is
-:mod:`asr_conformance.conformance.targets.cassette_format`.
+:mod:`asr_conformance.conformance.targets.cassette_format`: ``NAME.yaml`` and its bodies, stored once and
+compressed, in ``NAME.bodies``. Record modes (:data:`RECORD_MODES`, as VCR.py's) are decided by
+:func:`open_recording`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,14 +25,18 @@ from asr_conformance.conformance.model import (
 )
 from asr_conformance.conformance.record.scrub import Scrubber
 from asr_conformance.conformance.target import TargetInfo
+from asr_conformance.conformance.targets.body_store import BodyWriter
 from asr_conformance.conformance.targets.cassette_format import (
     META_FORMAT,
     VCR_FORMAT_VERSION,
+    CassetteError,
+    bodies_path,
     cassette_path,
     dumper,
     interaction,
     yaml_module,
 )
+from asr_conformance.conformance.targets.replay import CassetteTarget, EpisodesTarget, seed_conflict
 
 
 class CassetteRecorder:
@@ -60,10 +67,12 @@ class CassetteRecorder:
         self.base_url = self._clean(url or run_started.target)
         self.interactions = 0
         self._footer: dict[str, Any] | None = None
+        self.bodies = BodyWriter(bodies_path(self.path))
         self._file: IO[str] | None = self.path.open("w", encoding="utf-8")
         header = {
             "asr_conformance": {
                 "format": META_FORMAT,
+                "bodies": self.bodies.path.name,
                 "run": {**event_to_json(run_started), "target": self._clean(run_started.target)},
                 "base_url": self.base_url,
                 "target_info": self._target_info_json(target_info),
@@ -120,10 +129,13 @@ class CassetteRecorder:
                 extra["case"] = case_to_json(case)
                 extra["results"] = [r.to_json() for r in event.results]
                 extra["repro_seed"] = event.repro.seed if event.repro else None
-            items.append(interaction(clean, self.base_url, {**meta, **extra}))
+            items.append(interaction(clean, self.base_url, {**meta, **extra}, self.bodies, case.audio))
         if self.scrubber:
             items = self._scrub_tree(items)
+        self.bodies.flush()  # the bodies before the YAML that names them
         self._write(items)
+        assert self._file is not None
+        self._file.flush()
         self.interactions += len(items)
 
     def _scrub_tree(self, value: Any) -> Any:
@@ -149,3 +161,78 @@ class CassetteRecorder:
         self._write({"version": VCR_FORMAT_VERSION})
         self._file.close()
         self._file = None
+        self.bodies.close()
+
+    def size(self) -> int:
+        """Bytes on disk: the YAML and its bodies."""
+        return self.path.stat().st_size + self.bodies.path.stat().st_size
+
+
+#: ``--record-mode``, as VCR.py's: ``all`` sends everything and rewrites the cassette; ``once`` replays the
+#: cassette when it exists, else records it; ``new_episodes`` answers what the cassette recorded from it,
+#: sends the rest and rewrites it with both; ``none`` only replays (no cassette: an error).
+RECORD_MODES = ("all", "once", "new_episodes", "none")
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What ``--record DIR --record-mode MODE`` does for one target."""
+
+    path: Path
+    mode: str
+    exists: bool
+
+    @property
+    def replays(self) -> bool:
+        """The run replays the cassette: nothing is sent, nothing is written."""
+        return self.exists and self.mode in ("once", "none")
+
+    def describe(self) -> str:
+        if self.replays:
+            return f"replaying {self.path} (record mode {self.mode}: it exists)"
+        if self.exists and self.mode == "new_episodes":
+            return f"recording to {self.path} (record mode new_episodes: recorded answers are reused)"
+        return f"recording to {self.path}"
+
+
+def recording_for(directory: Path, mode: str, target_name: str, secrets: Sequence[str] = ()) -> Recording:
+    """Where the cassette of ``target_name`` is in ``directory``, and whether ``mode`` replays it."""
+    if mode not in RECORD_MODES:
+        raise ValueError(f"record mode {mode!r} is not one of {', '.join(RECORD_MODES)}")
+    name = Scrubber.of(secrets).url(target_name) if secrets else target_name
+    path = cassette_path(Path(directory), name)
+    exists = path.is_file()
+    if mode == "none" and not exists:
+        raise CassetteError(f"no cassette at {path} (record mode none never records)")
+    return Recording(path, mode, exists)
+
+
+async def apply_record_mode(
+    target: Any, directory: Path | None, mode: str, secrets: Sequence[str] = (), *, seed: int | None = None
+) -> tuple[Any, Recording | None, list[str]]:
+    """The target a run uses, the recording (``None`` without ``--record``) and what to tell the user:
+    where the cassette goes, and a replay's seed conflict. The target is closed on an error."""
+    notes: list[str] = []
+    recording = None
+    if directory is not None:
+        try:
+            recording = recording_for(directory, mode, target.info.name, secrets)
+        except ValueError:
+            await target.close()
+            raise
+        notes.append(recording.describe())
+        target = await open_recording(target, recording)
+    warning = seed_conflict(target.cassette, seed) if isinstance(target, CassetteTarget) else None
+    if warning:
+        notes.append(warning)
+    return target, recording, notes
+
+
+async def open_recording(target: Any, recording: Recording) -> Any:
+    """The target a run uses under ``recording``: the live one, the cassette, or both (new_episodes)."""
+    if recording.replays:
+        await target.close()
+        return CassetteTarget(recording.path)
+    if recording.exists and recording.mode == "new_episodes":
+        return EpisodesTarget(CassetteTarget(recording.path), target)
+    return target

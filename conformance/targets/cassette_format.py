@@ -1,8 +1,14 @@
-"""The cassette file format: VCR.py's version 1 YAML with our metadata blocks.
+"""The cassette file format: VCR.py's version 1 YAML with our metadata blocks, bodies kept apart.
 
-The file is a VCR.py cassette, format version 1, YAML serializer, so VCR.py itself can load it and play it
-to any HTTP client. Bodies are always written as bytes, which YAML stores as ``!!binary`` base64: the exact
-bytes come back, whatever the codec or encoding. Our additions sit where VCR.py ignores them:
+A cassette is ``NAME.yaml``, shaped like a VCR.py cassette (format version 1, YAML serializer), and
+``NAME.bodies`` (:mod:`~asr_conformance.conformance.targets.body_store`): every request body and every
+response body that is not short UTF-8 text is stored there once, by sha256, compressed; the YAML names it
+(``asr_conformance.request_body`` / ``response_body``) and leaves VCR.py's ``body`` empty. Short text answers
+stay in the YAML, readable in a diff. VCR.py plays such a cassette through
+:class:`~asr_conformance.conformance.targets.replay.VCRPersister` (``my_vcr.register_persister(...)``), or
+from a self-contained copy that :func:`~asr_conformance.conformance.targets.replay.to_vcr` writes
+(``python -m asr_conformance.conformance.targets.replay to-vcr NAME.yaml OUT.yaml``). Cassettes of format
+1 (every body inline as ``!!binary``) are still read. Our additions sit where VCR.py ignores them:
 
 * a top-level ``metadata.asr_conformance`` block: the run header (suite version, spec view, seed, target,
   profile) and how generation ran (seeded, no hypothesis example database);
@@ -29,16 +35,18 @@ from asr_conformance.conformance.model import (
 )
 
 if TYPE_CHECKING:
-    pass
-
+    from asr_conformance.conformance.targets.body_store import BodyReader, BodyWriter
 
 
 #: VCR.py's cassette format version (``vcr.serialize.CASSETTE_FORMAT_VERSION``).
 VCR_FORMAT_VERSION = 1
 
 
-#: Version of our own metadata blocks inside the cassette.
-META_FORMAT = "asr-conformance-cassette/1"
+#: Version of our own metadata blocks inside the cassette (2: bodies in NAME.bodies).
+META_FORMAT = "asr-conformance-cassette/2"
+
+#: A response body this short that is UTF-8 text stays in the YAML.
+INLINE_TEXT_BYTES = 2048
 
 
 SUFFIX = ".yaml"
@@ -102,9 +110,43 @@ def _join_url(base: str, path: str) -> str:
     return base.rstrip("/") + "/" + path.lstrip("/") if base else path
 
 
-def interaction(exchange: Exchange, base_url: str, meta: dict[str, Any]) -> dict[str, Any]:
+def bodies_path(cassette: Path) -> Path:
+    """The bodies file that goes with a cassette."""
+    return cassette.with_suffix(".bodies")
+
+
+def _response_body(body: bytes, store: BodyWriter | None, ours: dict[str, Any]) -> Any:
+    """Short UTF-8 text inline (as VCR.py writes it); anything else into the store, named in ``ours``."""
+    if store is None:
+        return body
+    if len(body) <= INLINE_TEXT_BYTES:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            if text.encode("utf-8") == body and "\r" not in text:
+                return text
+    ours["response_body"] = store.put(body)
+    return ""
+
+
+def interaction(
+    exchange: Exchange,
+    base_url: str,
+    meta: dict[str, Any],
+    store: BodyWriter | None = None,
+    recipe: Any = None,
+) -> dict[str, Any]:
+    """One VCR.py interaction with our block; with ``store``, bodies go there (format 2), the request's
+    rendered from ``recipe`` (the case's audio) where that gives the same bytes."""
     request = exchange.request
     response = exchange.response
+    ours: dict[str, Any] = {}
+    request_body: bytes | None = request.body
+    if store is not None:
+        ours["request_body"] = store.put(request.body, recipe)
+        request_body = None
     if response is None:
         vcr_response: dict[str, Any] = {
             "status": {"code": _TRANSPORT_ERROR_STATUS, "message": "transport error"},
@@ -119,13 +161,13 @@ def interaction(exchange: Exchange, base_url: str, meta: dict[str, Any]) -> dict
         vcr_response = {
             "status": {"code": response.status, "message": reason},
             "headers": vcr_headers(response.headers),
-            "body": {"string": response.body},
+            "body": {"string": _response_body(response.body, store, ours)},
         }
     return {
         "request": {
             "method": request.method,
             "uri": _join_url(base_url, request.path),
-            "body": request.body,
+            "body": request_body,
             "headers": vcr_headers(request.headers),
         },
         "response": vcr_response,
@@ -135,18 +177,28 @@ def interaction(exchange: Exchange, base_url: str, meta: dict[str, Any]) -> dict
             "body_sha256": request.body_sha256,
             "elapsed_s": response.elapsed_s if response is not None else None,
             "transport_error": exchange.transport_error,
+            **ours,
         },
     }
 
 
-def exchange_of(interaction: dict[str, Any]) -> Exchange:
+def _body(raw: Any, sha: str | None, bodies: BodyReader | None) -> bytes:
+    if sha is None:
+        return _as_bytes(raw)
+    if bodies is None:
+        raise CassetteError(f"the cassette names body {sha[:12]}… but has no bodies file")
+    return bodies.get(sha)
+
+
+def exchange_of(interaction: dict[str, Any], bodies: BodyReader | None = None) -> Exchange:
+    """The exchange an interaction recorded, bodies taken from ``bodies`` where the YAML names them."""
     req = interaction["request"]
     ours = interaction.get("asr_conformance") or {}
     request = Request(
         method=str(req["method"]).upper(),
         path=ours.get("request_path", req.get("uri", "")),
         headers=_pairs(req.get("headers")),
-        body=_as_bytes(req.get("body")),
+        body=_body(req.get("body"), ours.get("request_body"), bodies),
     )
     if ours.get("transport_error") is not None:
         return Exchange(request=request, response=None, transport_error=str(ours["transport_error"]))
@@ -154,10 +206,32 @@ def exchange_of(interaction: dict[str, Any]) -> Exchange:
     response = Response(
         status=int(resp["status"]["code"]),
         headers=_pairs(resp.get("headers")),
-        body=_as_bytes(resp.get("body")),
+        body=_body(resp.get("body"), ours.get("response_body"), bodies),
         elapsed_s=float(ours.get("elapsed_s") or 0.0),
     )
     return Exchange(request=request, response=response)
+
+
+def inline_bodies(data: dict[str, Any], bodies: BodyReader | None) -> dict[str, Any]:
+    """A loaded cassette with every stored body put back inline (format 1, what VCR.py plays)."""
+    out = dict(data)
+    items = []
+    for item in data.get("interactions") or []:
+        ours = dict(item.get("asr_conformance") or {})
+        exchange = exchange_of(item, bodies)
+        request = {**item["request"], "body": exchange.request.body}
+        response = dict(item["response"])
+        if exchange.response is not None and ours.pop("response_body", None) is not None:
+            response["body"] = {"string": exchange.response.body}
+        ours.pop("request_body", None)
+        items.append({**item, "request": request, "response": response, "asr_conformance": ours})
+    out["interactions"] = items
+    meta = dict((data.get("metadata") or {}).get("asr_conformance") or {})
+    if meta:
+        meta.pop("bodies", None)
+        meta["format"] = "asr-conformance-cassette/1"
+        out["metadata"] = {**data["metadata"], "asr_conformance": meta}
+    return out
 
 
 def _slug(target: str) -> str:

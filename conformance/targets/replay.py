@@ -1,8 +1,13 @@
 """A recording as a target: the cassette loaded, its cases, and answers to the requests it recorded.
+
+Also: :class:`EpisodesTarget` (recorded answers first, a live target for the rest: record mode
+``new_episodes``), :class:`VCRPersister` (VCR.py plays our cassettes) and :func:`to_vcr` (a self-contained
+copy, every body inline), which ``python -m asr_conformance.conformance.targets.replay to-vcr IN OUT`` runs.
 """
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +27,15 @@ from asr_conformance.conformance.model import (
     event_from_json,
 )
 from asr_conformance.conformance.target import TargetInfo
+from asr_conformance.conformance.targets.body_store import BodyReader, BodyStoreError
 from asr_conformance.conformance.targets.cassette_format import (
     MISS_PREFIX,
     SUFFIX,
     VCR_FORMAT_VERSION,
     CassetteError,
+    dumper,
     exchange_of,
+    inline_bodies,
     loader,
     yaml_module,
 )
@@ -76,9 +84,8 @@ def _run_started(run: dict[str, Any]) -> RunStarted:
     return event_from_json(known)  # type: ignore[return-value]
 
 
-def load(path: str | Path) -> Cassette:
-    """Read a cassette written by :class:`CassetteRecorder` (this or an older suite version)."""
-    file = resolve(path)
+def read(file: Path) -> tuple[dict[str, Any], dict[str, Any], BodyReader | None]:
+    """The cassette's YAML, its ``metadata.asr_conformance`` block and its bodies (format 2)."""
     try:
         data = yaml_module().load(file.read_text(encoding="utf-8"), Loader=loader())
     except yaml_module().YAMLError as exc:
@@ -88,6 +95,17 @@ def load(path: str | Path) -> Cassette:
     ours = (data.get("metadata") or {}).get("asr_conformance")
     if not isinstance(ours, dict) or not str(ours.get("format", "")).startswith("asr-conformance-cassette/"):
         raise CassetteError(f"{file} was not recorded by asr-conformance (no metadata.asr_conformance block)")
+    try:
+        bodies = BodyReader(file.parent / ours["bodies"]) if ours.get("bodies") else None
+    except BodyStoreError as exc:
+        raise CassetteError(str(exc)) from exc
+    return data, ours, bodies
+
+
+def load(path: str | Path) -> Cassette:
+    """Read a cassette written by :class:`CassetteRecorder` (this or an older suite version)."""
+    file = resolve(path)
+    data, ours, bodies = read(file)
     run = _run_started(ours["run"])
     info_data = ours.get("target_info") or {}
     recorded_info = TargetInfo(**known_fields(TargetInfo, info_data)) if info_data else None
@@ -110,7 +128,10 @@ def load(path: str | Path) -> Cassette:
     for case_id, items in grouped.items():
         items.sort(key=lambda i: i["asr_conformance"].get("exchange_index", 0))
         first = items[0]["asr_conformance"]
-        exchanges = tuple(exchange_of(i) for i in items)
+        try:
+            exchanges = tuple(exchange_of(i, bodies) for i in items)
+        except BodyStoreError as exc:
+            raise CassetteError(f"{file}: case {case_id}: {exc}") from exc
         results = tuple(_result(r) for r in first.get("results") or [])
         case = case_from_json(first["case"]) if isinstance(first.get("case"), dict) else None
         recorded = CaseFinished(
@@ -181,3 +202,92 @@ class CassetteTarget:
 
     async def close(self) -> None:
         self._queues = {k: deque(v) for k, v in self._answers.items()}
+
+
+def seed_conflict(cassette: Cassette, seed: int | None) -> str | None:
+    """A warning when ``--seed`` asks for other cases than the recording holds; ``None`` otherwise."""
+    if seed is None or seed == cassette.run.seed:
+        return None
+    return (
+        f"warning: --seed {seed} ignored: {cassette.path.name} was recorded with seed {cassette.run.seed}, "
+        "and a replay judges the recorded cases"
+    )
+
+
+class EpisodesTarget:
+    """Record mode ``new_episodes``: a request the cassette recorded gets the recorded answer, any other
+    goes to the live target (the recorder then writes both into the new cassette)."""
+
+    def __init__(self, cassette: CassetteTarget, live: Any) -> None:
+        self.cassette, self.live = cassette, live
+        self.info = live.info
+        self.replayed = 0
+        #: the recorded run's seed: the same cases, so the recorded answers are reused
+        self.recorded_seed = cassette.cassette.run.seed
+
+    async def send(self, request: Request, *, timeout: float | None = None) -> Exchange:
+        exchange = await self.cassette.send(request, timeout=timeout)
+        if exchange.response is None and str(exchange.transport_error or "").startswith(MISS_PREFIX):
+            return await self.live.send(request, timeout=timeout)
+        self.replayed += 1
+        return exchange
+
+    async def close(self) -> None:
+        await self.live.close()
+
+    def __getattr__(self, name: str) -> Any:  # mock controls and the like come from the live target
+        return getattr(self.live, name)
+
+
+def to_vcr(source: str | Path, dest: str | Path) -> Path:
+    """Write a self-contained copy of a cassette at ``dest``: every body inline (format 1), one file."""
+    file = resolve(source)
+    data, _, bodies = read(file)
+    text = yaml_module().dump(
+        inline_bodies(data, bodies), Dumper=dumper(), sort_keys=False, allow_unicode=True, width=120
+    )
+    out = Path(dest)
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
+class VCRPersister:
+    """VCR.py plays our cassettes through this persister: ``my_vcr.register_persister(VCRPersister)``.
+
+    Reading only: recording stays with ``asr-conformance run --record``.
+    """
+
+    @classmethod
+    def load_cassette(cls, cassette_path: str | Path, serializer: Any) -> Any:
+        from vcr.persisters.filesystem import CassetteNotFoundError
+        from vcr.serialize import deserialize
+
+        file = Path(cassette_path)
+        if not file.is_file():
+            raise CassetteNotFoundError()
+        data, _, bodies = read(file)
+        return deserialize(serializer.serialize(inline_bodies(data, bodies)), serializer)
+
+    @staticmethod
+    def save_cassette(cassette_path: str | Path, cassette_dict: Any, serializer: Any) -> None:
+        raise NotImplementedError("asr-conformance cassettes are recorded by `asr-conformance run --record`")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m asr_conformance.conformance.targets.replay to-vcr CASSETTE OUT``."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 3 or args[0] != "to-vcr":
+        usage = "usage: python -m asr_conformance.conformance.targets.replay to-vcr CASSETTE OUT"
+        print(usage, file=sys.stderr)
+        return 2
+    try:
+        out = to_vcr(args[1], args[2])
+    except CassetteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
 import requests
@@ -24,7 +26,7 @@ from asr_conformance.conformance.model import (
 )
 from asr_conformance.conformance.record.cassette import CassetteRecorder
 from asr_conformance.conformance.targets.cassette_format import MISS_PREFIX, CassetteError
-from asr_conformance.conformance.targets.replay import CassetteTarget, load
+from asr_conformance.conformance.targets.replay import CassetteTarget, VCRPersister, load, to_vcr
 from asr_conformance.mock_server.audio import encode
 
 TOKEN = "hf_" + "CanaryCanaryCanaryCanary0123456789"
@@ -110,7 +112,10 @@ def test_round_trip_keeps_exact_bytes_case_and_verdicts(tmp_path):
     assert broken.response is None and broken.transport_error == "timeout"
     assert recorded.recorded.results == event.results
     text = path.read_text()
-    assert "!!binary" in text and "version: 1" in text
+    assert "version: 1" in text and "asr-conformance-cassette/2" in text
+    assert base64.b64encode(audio)[:40].decode() not in text  # the audio is in NAME.bodies, once
+    assert path.with_suffix(".bodies").stat().st_size < len(audio)
+    assert '{"text":"hi"}' in text  # a short text answer stays readable in the YAML
 
 
 def test_token_is_scrubbed_from_headers_and_bodies(tmp_path):
@@ -130,17 +135,29 @@ def test_token_is_scrubbed_from_headers_and_bodies(tmp_path):
     )
 
 
-def test_vcrpy_reads_the_cassette_and_plays_it_to_a_plain_client(tmp_path):
+def test_vcrpy_plays_the_cassette_through_our_persister(tmp_path):
     path, audio, *_ = record(tmp_path)
+    my_vcr = vcr.VCR()
+    my_vcr.register_persister(VCRPersister)
+    with my_vcr.use_cassette(str(path), record_mode="none", match_on=["method", "uri", "body"]):
+        reply = requests.post(BASE, data=audio, headers={"Content-Type": "audio/flac"}, timeout=5)
+    assert reply.status_code == 200 and reply.json() == {"text": "hi"}
+
+
+def test_to_vcr_writes_a_self_contained_cassette_vcrpy_reads(tmp_path):
+    path, audio, *_ = record(tmp_path)
+    plain = to_vcr(path, tmp_path / "plain.yaml")
     requests_, responses, metadata = vcr.serialize.deserialize(
-        path.read_text(), vcr.serializers.yamlserializer
+        plain.read_text(), vcr.serializers.yamlserializer
     )
     assert requests_[0].uri == BASE and requests_[0].body == audio
     assert responses[0]["status"]["code"] == 200 and responses[0]["body"]["string"] == b'{"text":"hi"}'
     assert metadata["asr_conformance"]["run"]["seed"] == 1234
-    with vcr.use_cassette(str(path), record_mode="none", match_on=["method", "uri", "body"]):
+    with vcr.use_cassette(str(plain), record_mode="none", match_on=["method", "uri", "body"]):
         reply = requests.post(BASE, data=audio, headers={"Content-Type": "audio/flac"}, timeout=5)
     assert reply.status_code == 200 and reply.json() == {"text": "hi"}
+    # and our loader reads the inline form (format 1) as well
+    assert [e.request.body for e in load(plain).exchanges] == [audio] * 3
 
 
 async def test_cassette_target_answers_by_method_path_and_body_hash(tmp_path):

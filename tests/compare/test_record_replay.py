@@ -41,7 +41,7 @@ def recording(tmp_path_factory) -> Path:
     ]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stderr  # the violation fails the run
-    (path,) = (out / "cassettes").iterdir()
+    (path,) = (out / "cassettes").glob("*.yaml")
     return path
 
 

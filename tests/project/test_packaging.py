@@ -68,6 +68,7 @@ def test_wheel_holds_the_data_and_the_marker(wheel: Path) -> None:
         "asr_conformance/spec/openapi.json",
         "asr_conformance/conformance/reports/__init__.py",
         "asr_conformance/mock_server/__init__.py",
+        "asr_conformance/conformance/behaviour/corpus/texts.json",
     ):
         assert needed in names, needed
     assert not any(n.startswith(("spec/", "conformance/", "mock_server/", "tests/")) for n in names)
