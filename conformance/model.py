@@ -211,6 +211,7 @@ class RunStarted:
     checks: tuple[str, ...] = ()
     kind: Literal["run_started"] = "run_started"
     planned: int | None = None  # cases the run expects to send (for progress and ETA); None: unknown
+    fail_on: str = "error"  # the lowest severity that fails the run (JUnit reports warnings by it)
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,7 @@ class _LiveRun:
             started_at=now(),
             checks=tuple(c.id for c in self.checks),
             planned=planned,
+            fail_on=self.config.fail_on,
         )
 
     def emit(self, finished: CaseFinished) -> None:

@@ -5,7 +5,7 @@ target, with the issue that tracks it::
 
     target = "https://my-asr.example/models/openai/whisper-large-v3"
 
-    [checks.chunks_only_when_asked]
+    [checks.chunks_absent_unless_requested]
     expected = "FAIL"                       # PASS | FAIL | ERROR | SKIP, or a list: an intermittent result
     issue = "https://github.com/me/my-asr/issues/12"
     note = "we always send chunks"
@@ -149,6 +149,14 @@ def load(path: Path) -> Expectations:
     if not isinstance(data, dict):
         raise ExpectationsError(f"{path}: the top level must be a table")
     return parse(data, path)
+
+
+def unknown_ids(expectations: Expectations) -> list[str]:
+    """Entries naming no check this suite has (a typo never silently expects nothing)."""
+    from asr_conformance.conformance.checks.registry import RETIRED, all_checks
+
+    known = {c.id for c in all_checks()} | RETIRED
+    return sorted(set(expectations.checks) - known)
 
 
 # ----------------------------------------------------------------------------------------- comparing
@@ -338,6 +346,7 @@ __all__ = [
     "parse",
     "to_json",
     "to_toml",
+    "unknown_ids",
     "update",
     "verdicts",
 ]

@@ -116,6 +116,11 @@ def _matrix(tally: RunTally) -> str:
             cells.append(f'<td class="{cls}">{n}</td>')
         failing = t.verdict in (Outcome.FAIL, Outcome.ERROR)
         hint = f'<span class="title">{_e(t.hint)}</span>' if t.hint else ""
+        badge = f'<span class="badge {t.verdict.value}">{_VERDICT[t.verdict]}</span>'
+        if (why := tally.expected(t)) is not None:
+            hint = f'<span class="title">expected: {_e(why)}</span>'
+            badge = f'<span class="badge skip">EXPECTED {_VERDICT[t.verdict]}</span>'
+            failing = False
         link = f"#{_anchor(t.check_id)}" if failing else f"#doc-{_anchor(t.check_id)}"
         rows.append(
             f'<tr class="{"failing" if failing else ""}">'
@@ -123,7 +128,7 @@ def _matrix(tally: RunTally) -> str:
             f'<span class="title">{_e(info.title)}</span></td>'
             f'<td><span class="sev {_e(t.shown_severity)}">{_e(t.shown_severity)}</span></td>'
             f"{''.join(cells)}"
-            f'<td><span class="badge {t.verdict.value}">{_VERDICT[t.verdict]}</span>{_bar(t)}{hint}</td></tr>'
+            f"<td>{badge}{_bar(t)}{hint}</td></tr>"
         )
     return (
         f"<table class=matrix><thead><tr><th>check</th><th>severity</th>{head}<th>verdict</th></tr></thead>"
@@ -131,7 +136,7 @@ def _matrix(tally: RunTally) -> str:
     )
 
 
-def _example(ex: Example, check_title: str) -> str:
+def _example(ex: Example, check_title: str, tally: RunTally) -> str:
     count = f"seen in {ex.occurrences} cases" if ex.occurrences > 1 else ""
     # the failure kind is worth a heading only when it says more than the check's own title
     heading = ex.title if ex.title != check_title else ""
@@ -158,10 +163,16 @@ def _example(ex: Example, check_title: str) -> str:
         parts.append(
             f'<div class="label">reproduce</div><pre class="curl">{_e(ex.repro.curl)}</pre>'
             f'<div class="muted">seed <code>{_e(ex.repro.seed)}</code> · replay: '
-            f"<code>asr-conformance replay {_e(ex.repro.replay_id)} --target URL</code></div>"
+            f"<code>{_e(tally.replay_command(ex.repro.replay_id))}</code></div>"
         )
     parts.append("</div>")
     return "".join(parts)
+
+
+def _failure_badge(t: CheckTally, expected: str | None) -> str:
+    if expected is not None:
+        return f'<span class="badge skip">EXPECTED {_VERDICT[t.verdict]}: {_e(expected)}</span>'
+    return f'<span class="badge {t.verdict.value}">{_VERDICT[t.verdict]}</span>'
 
 
 def _failures(tally: RunTally) -> str:
@@ -175,13 +186,13 @@ def _failures(tally: RunTally) -> str:
         evidence = f" · evidence {_e(info.evidence)}" if info.evidence else ""
         out.append(
             f'<article class="check" id="{_anchor(t.check_id)}"><header>'
-            f'<span class="badge {t.verdict.value}">{_VERDICT[t.verdict]}</span>'
-            f"<h3><code>{_e(t.check_id)}</code> — {_e(info.title)}</h3>"
+            + _failure_badge(t, tally.expected(t))
+            + f"<h3><code>{_e(t.check_id)}</code> — {_e(info.title)}</h3>"
             f'<span class="sev {_e(t.severity)}">{_e(t.severity)}</span>'
             f'<span class="meta">{t.counts[Outcome.FAIL]} failed · {t.counts[Outcome.ERROR]} errored · '
             f"{t.total} results · {ref}{evidence}</span></header>"
             + (f'<p class="doc">{_prose(info.doc)}</p>' if info.doc else "")
-            + "".join(_example(ex, info.title) for ex in t.examples.values())
+            + "".join(_example(ex, info.title, tally) for ex in t.examples.values())
             + "</article>"
         )
     return "".join(out)
@@ -237,7 +248,7 @@ def _docs(checks: Iterable[CheckTally]) -> str:
 
 def render(tally: RunTally) -> str:
     """The whole page."""
-    state = "failing" if tally.failing() else "passing"
+    state = "failing" if tally.regressions() else "passing"
     if state == "passing" and (not tally.complete or tally.incomplete):
         state = "incomplete"
     verdict = headline(tally).split(" ", 1)[1]  # the words, without the emoji

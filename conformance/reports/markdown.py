@@ -46,16 +46,21 @@ def headline(tally: RunTally) -> str:
     if not tally.checks:
         return "➖ No check ran"
     total = len(tally.checks)
-    fails = [t for t in tally.checks.values() if t.verdict == Outcome.FAIL]
-    errored = sum(t.verdict == Outcome.ERROR for t in tally.checks.values())
+    # The headline follows the gate: failures the expectations list are counted apart, never ❌.
+    expected = sum(tally.expected(t) is not None for t in tally.checks.values())
+    shown = [t for t in tally.checks.values() if tally.expected(t) is None]
+    fails = [t for t in shown if t.verdict == Outcome.FAIL]
+    errored = sum(t.verdict == Outcome.ERROR for t in shown)
+    as_expected = f"; {expected} fail as expected" if expected else ""
     stopped = tally.incomplete
     idle = sum(not t.judged for t in tally.checks.values())
     if not fails and not errored:
         # Never ✅ for a run that stopped early: the cases it did not send could have failed.
         if stopped:
             return f"⚠️ {stopped}; nothing failed in the {tally.cases} judged cases"
-        if idle:
-            return f"✅ {total - idle} of {total} checks conform; {idle} not exercised"
+        if idle or expected:
+            idle_part = f"; {idle} not exercised" if idle else ""
+            return f"✅ {total - idle - expected} of {total} checks conform{as_expected}{idle_part}"
         return f"✅ All {total} checks conform"
     parts = []
     if fails:
@@ -65,6 +70,8 @@ def headline(tally: RunTally) -> str:
         parts.append(f"{len(fails)} of {total} checks fail ({', '.join(split)})")
     if errored:
         parts.append(f"{errored} errored (the target broke)")
+    if expected:
+        parts.append(f"{expected} fail as expected")
     if stopped:
         parts.append(stopped)
     return "❌ " + "; ".join(parts)
@@ -85,7 +92,7 @@ def stamp_line(tally: RunTally) -> str:
     return " · ".join(bits)
 
 
-def _example(ex: Example) -> list[str]:
+def _example(ex: Example, tally: RunTally) -> list[str]:
     what = f"`{ex.case_id}` ({ex.phase}, {ex.case_kind}) {ex.description}"
     lines = [f"- **{_cell(ex.title)}** — {what}"]
     if ex.occurrences > 1:
@@ -98,6 +105,7 @@ def _example(ex: Example) -> list[str]:
         lines.append(f"  - shrunk to: {ex.shrunk_to} (the repro sends this)")
     lines.append(f"  - sent {ex.request_line}; got {ex.response_line}")
     if ex.repro:
+        replay = tally.replay_command(ex.repro.replay_id)
         lines += [
             "",
             "  <details><summary>reproduce</summary>",
@@ -106,21 +114,23 @@ def _example(ex: Example) -> list[str]:
             *[f"  {line}" for line in ex.repro.curl.splitlines()],
             "  ```",
             "",
-            f"  seed `{ex.repro.seed}` · `asr-conformance replay {ex.repro.replay_id} --target URL`",
+            f"  seed `{ex.repro.seed}` · `{replay}`",
             "  </details>",
             "",
         ]
     return lines
 
 
-def _failure_section(t: CheckTally) -> list[str]:
+def _failure_section(t: CheckTally, tally: RunTally) -> list[str]:
+    expected = tally.expected(t)
     info = t.info()
     ref = f" · spec `{info.spec_ref}`" if info.spec_ref else ""
     evidence = f" ({info.evidence})" if info.evidence else ""
     lines = [
         f"### `{t.check_id}` — {info.title}",
         "",
-        f"{_VERDICT[t.verdict]} · severity **{t.severity}**{evidence}{ref} · "
+        (f"⚠️ expected ({expected})" if expected else _VERDICT[t.verdict])
+        + f" · severity **{t.severity}**{evidence}{ref} · "
         f"{t.counts[Outcome.FAIL]} failed, {t.counts[Outcome.ERROR]} errored of {t.total} results",
     ]
     if info.doc:
@@ -128,7 +138,7 @@ def _failure_section(t: CheckTally) -> list[str]:
     lines.append("")
     examples = list(t.examples.values())
     for ex in examples[:EXAMPLES_SHOWN]:
-        lines += _example(ex)
+        lines += _example(ex, tally)
     if len(examples) > EXAMPLES_SHOWN:
         lines.append(f"- … {len(examples) - EXAMPLES_SHOWN} more kinds in report.html")
     lines.append("")
@@ -163,13 +173,15 @@ def render(tally: RunTally) -> str:
     for t in tally.sorted_checks():
         counts = " | ".join(str(t.counts[o]) for o in OUTCOME_ORDER)
         verdict = _VERDICT[t.verdict] + (f" ({_cell(t.hint)})" if t.hint else "")
+        if (why := tally.expected(t)) is not None:
+            verdict = f"⚠️ expected {t.verdict.value.upper()} ({_cell(why)})"
         lines.append(f"| `{t.check_id}` | {t.shown_severity} | {counts} | {verdict} |")
     lines.append("")
     failing = tally.failing()
     if failing:
         lines += ["## Failures", ""]
         for t in failing:
-            lines += _failure_section(t)
+            lines += _failure_section(t, tally)
     lines += _coverage_section(tally)
     return "\n".join(lines)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import shlex
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -182,6 +183,7 @@ class CheckTally:
     examples: dict[tuple[str, str], Example] = field(default_factory=dict)
     reasons: Counter[str] = field(default_factory=Counter)  # SKIP / PRECONDITION_FAILED / ERROR messages
     sample: CheckResult | None = None  # for metadata fallback when the registry lacks the id
+    seconds: float = 0.0  # time the target took over the cases this check judged
 
     @property
     def verdict(self) -> Outcome:
@@ -223,6 +225,7 @@ class CheckTally:
 
     def add(self, result: CheckResult, case: CaseFinished) -> None:
         self.counts[result.outcome] += 1
+        self.seconds += sum(e.response.elapsed_s for e in case.exchanges if e.response is not None)
         if result.severity.rank > self.severity.rank:
             self.severity = result.severity
         if self.sample is None or (result.failures and not self.sample.failures):
@@ -287,6 +290,9 @@ class RunTally:
     case_kinds: Counter[str] = field(default_factory=Counter)
     checks: dict[str, CheckTally] = field(default_factory=dict)
     coverage: CoverageCollector = field(default_factory=CoverageCollector)
+    #: ``reports.expectations.Expectations`` of the run's target: failures it lists show as expected
+    expectations: Any = None
+    report_dir: Path | None = None  # where the run's events.jsonl is (for the replay hint)
 
     def add(self, event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -328,6 +334,19 @@ class RunTally:
             key=lambda t: (rank.get(t.verdict, 4), -t.severity.rank, t.check_id),
         )
 
+    def expected(self, t: CheckTally) -> str | None:
+        """Why ``t``'s failure is expected (the entry's issue or note), or None when it is not listed."""
+        if self.expectations is None or t.verdict not in (Outcome.FAIL, Outcome.ERROR):
+            return None
+        entry = self.expectations.checks.get(t.check_id)
+        if entry is None or t.verdict.value.upper() not in entry.expected:
+            return None
+        return entry.issue or entry.note or "listed in the expectations"
+
+    def regressions(self) -> list[CheckTally]:
+        """Failing checks the expectations do not list (all failing checks without expectations)."""
+        return [t for t in self.failing() if self.expected(t) is None]
+
     def failing(self, at_least: Severity = Severity.WARNING) -> list[CheckTally]:
         return [
             t
@@ -349,6 +368,16 @@ class RunTally:
             "run_id": s.run_id if s else "",
         }
 
+    def replay_command(self, replay_id: str) -> str:
+        """The replay line a reader can paste: the real report dir and the recorded target."""
+        parts = ["asr-conformance", "replay", replay_id]
+        if self.report_dir is not None:
+            parts += ["--report-dir", shlex.quote(str(self.report_dir.resolve()))]
+        target = self.started.target if self.started else ""
+        if target.startswith(("http://", "https://")):
+            parts += ["--target", shlex.quote(redact(target))]
+        return " ".join(parts)
+
     def duration_s(self) -> float | None:
         return self.finished.duration_s if self.finished else None
 
@@ -366,7 +395,7 @@ class RenderedFileWriter:
 
     def __init__(self, path: Path, render: Callable[[RunTally], str]) -> None:
         self.path = Path(path)
-        self.tally = RunTally()
+        self.tally = RunTally(report_dir=self.path.parent)
         self._render = render
 
     def handle(self, event: Event) -> None:
