@@ -19,7 +19,7 @@ COMMANDS: dict[str, str] = {
     "mock": "asr_conformance.cli.mock_cmd:mock",
     "run": "asr_conformance.cli.run_cmd:run",
     "checks": "asr_conformance.cli.checks_cmd:checks",
-    "replay": "asr_conformance.cli.run_cmd:replay",
+    "replay": "asr_conformance.cli.replay_cmd:replay",
     "update-expectations": "asr_conformance.cli.report_cmd:update_expectations",
     "report": "asr_conformance.cli.report_cmd:report",
     "reference": "asr_conformance.cli.reference_cmd:reference",

@@ -111,6 +111,8 @@ def judge(
             token_env=config.token_env,
             has_token=info.has_token,
             extra_headers=config.headers,
+            # Absolute: the printed command runs from any directory (the bodies go to REPORT_DIR/repro).
+            body_dir=(config.report_dir / "repro").resolve() if config.report_dir else None,
         )
     return CaseFinished(
         case_id=case.id,

@@ -48,7 +48,7 @@ def curl_command(
         header = f"{name}: {shown}"
         parts += ["-H", f'"{header}"' if "$" in shown else shlex.quote(header)]
     if request.body:
-        parts += ["--data-binary", f"@{body_file}"]
+        parts += ["--data-binary", shlex.quote(f"@{body_file}")]
     return " ".join(parts)
 
 
@@ -62,9 +62,13 @@ def make_repro(
     token_env: str | None = None,
     has_token: bool = False,
     extra_headers: tuple[tuple[str, str], ...] = (),
+    body_dir: Path | None = None,
 ) -> Repro:
-    """The :class:`Repro` of a case: a curl line per request (one body file per distinct body)."""
+    """The :class:`Repro` of a case: a curl line per request (one body file per distinct body), the
+    body files under ``body_dir`` (absolute) when given."""
     names = _body_names(case, requests)
+    if body_dir is not None:
+        names = {body: str(body_dir / name) for body, name in names.items()}
     lines = [
         curl_command(
             url,

@@ -118,12 +118,13 @@ def test_curl_repro_reproduces_the_failure_with_the_token_masked(tmp_path):
         asyncio.run(run(config, lambda e: found.append(e) if isinstance(e, CaseFinished) else None))
         failed = next(c for c in found if c.repro and "mp3" in c.description and c.case_kind == "positive")
         curl = failed.repro.curl.splitlines()[0]
-        assert (
-            "$REPRO_TOKEN" in curl and token not in curl and f"--data-binary @case-{failed.case_id}." in curl
-        )
-        status = subprocess.run(
+        body = f"--data-binary @{(tmp_path / 'repro').resolve()}/case-{failed.case_id}."
+        assert "$REPRO_TOKEN" in curl and token not in curl and body in curl
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        status = subprocess.run(  # as printed, from any directory: the body path is absolute
             ["bash", "-c", curl + " -o /dev/null -w '%{http_code}'"],
-            cwd=tmp_path / "repro",
+            cwd=elsewhere,
             env={**os.environ, "REPRO_TOKEN": token},
             capture_output=True,
             text=True,

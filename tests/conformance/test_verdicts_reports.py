@@ -87,3 +87,20 @@ def test_the_replay_hint_names_the_report_dir(tmp_path):
     out = tmp_path / "r"
     invoke(*QUICK, "--mock-violate", "reject-8khz", "--report-dir", str(out))
     assert f"--report-dir {out.resolve()}" in (out / "summary.md").read_text()
+
+
+def test_replay_goes_to_the_recorded_target_of_the_newest_run(tmp_path):
+    import json
+
+    from asr_conformance.mock_server.config import MockConfig
+    from asr_conformance.mock_server.server import MockServer
+
+    reports = tmp_path / "reports"
+    invoke(*QUICK, "--mock-violate", "reject-8khz", "--report-dir", str(reports / "a"))  # older, mock
+    with MockServer(MockConfig(violate=("reject-8khz",))) as server:
+        invoke(*QUICK, "--target", server.model_url(), "--report-dir", str(reports / "b"))  # newest
+        lines = (reports / "b" / "events.jsonl").read_text().splitlines()
+        failed = next(json.loads(x) for x in lines if '"repro": {' in x)
+        again = invoke("replay", failed["repro"]["replay_id"], "--report-dir", str(reports))
+    assert f"replaying against the recorded target {server.model_url()}" in again.output
+    assert again.exit_code == 1, again.output
