@@ -62,6 +62,7 @@ def generate(check: bool, out: Path | None) -> None:
 def summary() -> None:
     """Print what the spec holds: fields per table, errata, domain sizes."""
     from asr_conformance import spec as s
+
     u = s.UPSTREAM
     click.echo(f"upstream: {u.repo}/{u.path} @ {u.commit[:8]} ({u.date})")
     per_table = Counter(f.table for f in s.fields())

@@ -18,6 +18,7 @@ from typing import IO, Any
 from asr_conformance.conformance.generation.caseio import case_from_finished, case_to_json
 from asr_conformance.conformance.model import (
     CaseFinished,
+    CheckResult,
     Event,
     RunFinished,
     RunStarted,
@@ -37,6 +38,13 @@ from asr_conformance.conformance.targets.cassette_format import (
     yaml_module,
 )
 from asr_conformance.conformance.targets.replay import CassetteTarget, EpisodesTarget, seed_conflict
+
+
+def _result_json(result: CheckResult, case_id: str) -> Any:
+    """A verdict as written: ``[check_id, outcome, severity]`` when that says it all, else the full form."""
+    if not result.failures and not result.message and result.case_id == case_id:
+        return [result.check_id, str(result.outcome), str(result.severity)]
+    return result.to_json()
 
 
 class CassetteRecorder:
@@ -96,10 +104,20 @@ class CassetteRecorder:
         data["model_url"] = self._clean(info.model_url)
         return data
 
-    def _write(self, data: Any) -> None:
+    def _write(self, data: dict[str, Any] | list[Any]) -> None:
+        """Append top-level keys (or interaction items) in block style; innermost lists and mappings (a
+        header, a result, a recipe) in flow style, one line each."""
         assert self._file is not None, "recorder already closed"
-        text = yaml_module().dump(data, Dumper=dumper(), sort_keys=False, allow_unicode=True, width=120)
-        self._file.write(text)
+        parts = [{k: v} for k, v in data.items()] if isinstance(data, dict) else [data]
+        for part in parts:
+            key, value = next(iter(part.items())) if isinstance(part, dict) else (None, None)
+            if key is not None and not isinstance(value, dict | list):
+                self._file.write(yaml_module().dump(part, Dumper=dumper(), default_flow_style=False))
+                continue
+            text = yaml_module().dump(
+                part, Dumper=dumper(), sort_keys=False, allow_unicode=True, width=120, default_flow_style=None
+            )
+            self._file.write(text)
 
     def handle(self, event: Event) -> None:
         """Record the exchanges of a finished case; other events need nothing (the header was written)."""
@@ -116,7 +134,6 @@ class CassetteRecorder:
             "case_kind": event.case_kind,
             "description": event.description,
             "mutation": event.mutation,
-            "check_ids": sorted({r.check_id for r in event.results}),
             "seed": run.seed,
             "suite_version": run.suite_version,
             "spec_view": run.spec_view,
@@ -127,7 +144,7 @@ class CassetteRecorder:
             extra: dict[str, Any] = {"exchange_index": index}
             if index == 0:
                 extra["case"] = case_to_json(case)
-                extra["results"] = [r.to_json() for r in event.results]
+                extra["results"] = [_result_json(r, event.case_id) for r in event.results]
                 extra["repro_seed"] = event.repro.seed if event.repro else None
             items.append(interaction(clean, self.base_url, {**meta, **extra}, self.bodies, case.audio))
         if self.scrubber:

@@ -9,12 +9,13 @@ The YAML of a cassette keeps the exchanges' metadata as text; the bodies (audio,
 
 Codecs, chosen per body and checked by decoding before anything is written (exact bytes or nothing):
 
-* ``wav-flac``: a 16-bit PCM WAV file as its header and trailer bytes (xz) plus the samples as FLAC;
+* ``wav-flac``: a 16- or 24-bit PCM WAV file as its header and trailer bytes (xz) plus the samples as FLAC;
 * ``json-b64``: a JSON body whose long base64 runs (audio) are stored as bodies of their own and
   replaced by ``@@sha256:HEX@@`` in the xz-compressed rest;
 * ``recipe``: WAV audio the suite renders from numpy alone (silence, tone, noise, bursts), stored as its
-  :class:`~asr_conformance.conformance.cases.AudioRecipe`; rendered again when read, and refused if it
-  does not give the same bytes there (a different numpy or libsndfile: record again);
+  :class:`~asr_conformance.conformance.cases.AudioRecipe` for the samples and its own header bytes (xz;
+  float WAV's PEAK chunk carries a timestamp); rendered again when read, and refused if that does not
+  give the same bytes there (a different numpy: record again);
 * ``xz``: anything else, xz-compressed (``raw`` when that does not make it smaller).
 
 A truncated last record (a recording killed mid-write) is ignored when reading.
@@ -50,10 +51,10 @@ def digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def _wav_parts(body: bytes) -> tuple[int, int, int, int] | None:
-    """(data start, data end, channels, rate) of a 16-bit PCM WAV whose samples FLAC can hold."""
+def _chunks(body: bytes) -> tuple[tuple[int, ...] | None, tuple[int, int] | None]:
+    """A RIFF/WAVE file's ``fmt `` fields and its ``data`` span (start, end); ``None`` where missing."""
     if len(body) < 44 or body[:4] != b"RIFF" or body[8:12] != b"WAVE":
-        return None
+        return None, None
     pos, fmt, data = 12, None, None
     while pos + 8 <= len(body):
         cid, size = body[pos : pos + 4], struct.unpack("<I", body[pos + 4 : pos + 8])[0]
@@ -62,49 +63,91 @@ def _wav_parts(body: bytes) -> tuple[int, int, int, int] | None:
         elif cid == b"data" and data is None:
             data = (pos + 8, min(pos + 8 + size, len(body)))
         pos += 8 + size + (size & 1)
+    return fmt, data
+
+
+def _wav_parts(body: bytes) -> tuple[int, int, int, int, int] | None:
+    """(data start, data end, channels, rate, bytes per sample) of a 16- or 24-bit PCM WAV that FLAC holds."""
+    fmt, data = _chunks(body)
     if fmt is None or data is None:
         return None
     tag, channels, rate, _, _, bits = fmt
     start, end = data
-    if tag != 1 or bits != 16 or not 1 <= channels <= 8 or not 1 <= rate <= 655350:
+    width = bits // 8
+    if tag not in (1, 0xFFFE) or bits not in (16, 24) or not 1 <= channels <= 8 or not 1 <= rate <= 655350:
         return None
-    if (end - start) % (2 * channels) or end - start < 2 * channels:
+    if (end - start) % (width * channels) or end - start < width * channels:
         return None
-    return start, end, channels, rate
+    return start, end, channels, rate, width
 
 
-def _flac(samples: bytes, channels: int, rate: int) -> bytes:
+def _flac(samples: bytes, channels: int, rate: int, width: int) -> bytes:
     import numpy as np
     import soundfile
 
     out = io.BytesIO()
-    frames = np.frombuffer(samples, "<i2").reshape(-1, channels)
-    soundfile.write(out, frames, rate, format="FLAC", subtype="PCM_16")
+    if width == 2:
+        frames = np.frombuffer(samples, "<i2").reshape(-1, channels)
+    else:  # 24-bit: three little-endian bytes, held in the top of an int32 as libsndfile expects
+        raw = np.frombuffer(samples, np.uint8).reshape(-1, 3).astype(np.int32)
+        frames = ((raw[:, 0] << 8) | (raw[:, 1] << 16) | (raw[:, 2] << 24)).reshape(-1, channels)
+    soundfile.write(out, frames, rate, format="FLAC", subtype="PCM_16" if width == 2 else "PCM_24")
     return out.getvalue()
 
 
-def _unflac(payload: bytes) -> bytes:
+def _unflac(payload: bytes, width: int) -> bytes:
+    import numpy as np
     import soundfile
 
-    frames, _ = soundfile.read(io.BytesIO(payload), dtype="int16", always_2d=True)
-    return frames.astype("<i2").tobytes()
+    if width == 2:
+        frames, _ = soundfile.read(io.BytesIO(payload), dtype="int16", always_2d=True)
+        return frames.astype("<i2").tobytes()
+    frames, _ = soundfile.read(io.BytesIO(payload), dtype="int32", always_2d=True)
+    flat = frames.reshape(-1).astype(np.int64) & 0xFFFFFFFF
+    return np.stack([(flat >> 8) & 0xFF, (flat >> 16) & 0xFF, (flat >> 24) & 0xFF], axis=1).astype(
+        np.uint8
+    ).tobytes()
 
 
-def _encode_wav(body: bytes, parts: tuple[int, int, int, int]) -> tuple[dict[str, Any], bytes] | None:
-    start, end, channels, rate = parts
+def _encode_wav(body: bytes, parts: tuple[int, int, int, int, int]) -> tuple[dict[str, Any], bytes] | None:
+    start, end, channels, rate, width = parts
     try:
-        flac = _flac(body[start:end], channels, rate)
+        flac = _flac(body[start:end], channels, rate, width)
     except Exception:  # the encoder refused it: store it plainly
         return None
     frame = lzma.compress(body[:start] + body[end:])
-    header = {"codec": "wav-flac", "head": start, "frame": len(frame)}
+    header = {"codec": "wav-flac", "head": start, "frame": len(frame), "width": width}
     return header, frame + flac
 
 
 def _decode_wav(header: dict[str, Any], payload: bytes) -> bytes:
     frame = lzma.decompress(payload[: header["frame"]])
-    samples = _unflac(payload[header["frame"] :])
+    samples = _unflac(payload[header["frame"] :], header.get("width", 2))
     return frame[: header["head"]] + samples + frame[header["head"] :]
+
+
+def _recipe_record(body: bytes, recipe: Any) -> tuple[dict[str, Any], bytes] | None:
+    """A WAV body as its recipe (the samples) plus its own header and trailer bytes (xz): a header may
+    differ between renderings (float WAV's PEAK chunk carries a timestamp)."""
+    _, data = _chunks(body)
+    if data is None:
+        return None
+    start, end = data
+    frame = lzma.compress(body[:start] + body[end:])
+    header = {"codec": "recipe", "recipe": dataclasses.asdict(recipe), "head": start, "frame": len(frame)}
+    return header, frame
+
+
+def _decode_recipe(header: dict[str, Any], payload: bytes) -> bytes:
+    from asr_conformance.conformance.cases import AudioRecipe
+    from asr_conformance.conformance.generation.audio import render
+
+    rendered = render(AudioRecipe(**header["recipe"]))
+    _, data = _chunks(rendered)
+    if data is None:
+        raise ValueError("the recipe no longer renders a WAV file")
+    frame = lzma.decompress(payload[: header["frame"]])
+    return frame[: header["head"]] + rendered[data[0] : data[1]] + frame[header["head"] :]
 
 
 class BodyWriter:
@@ -130,12 +173,9 @@ class BodyWriter:
 
     def _encode(self, body: bytes, recipe: Any = None) -> tuple[dict[str, Any], bytes]:
         candidates: list[tuple[dict[str, Any], bytes]] = []
-        # float WAV carries libsndfile's PEAK chunk, with a timestamp: never the same bytes twice
-        if recipe is not None and recipe.kind in _PORTABLE_KINDS and (recipe.codec, recipe.sample_format) in (
-            ("wav", "s16"),
-            ("wav", "s24"),
-        ):
-            candidates.append(({"codec": "recipe", "recipe": dataclasses.asdict(recipe)}, b""))
+        portable = recipe is not None and recipe.kind in _PORTABLE_KINDS and recipe.codec == "wav"
+        if portable and (record := _recipe_record(body, recipe)) is not None:
+            candidates.append(record)
         parts = _wav_parts(body)
         if parts is not None and (wav := _encode_wav(body, parts)) is not None:
             candidates.append(wav)
@@ -195,10 +235,7 @@ def _decode(header: dict[str, Any], payload: bytes, lookup: Any) -> bytes:
     if codec == "wav-flac":
         return _decode_wav(header, payload)
     if codec == "recipe":
-        from asr_conformance.conformance.cases import AudioRecipe
-        from asr_conformance.conformance.generation.audio import render
-
-        return render(AudioRecipe(**header["recipe"]))
+        return _decode_recipe(header, payload)
     if codec == "json-b64":
         skeleton = lzma.decompress(payload)
         return _REF.sub(lambda m: base64.b64encode(lookup(m.group(1).decode())), skeleton)

@@ -12,9 +12,10 @@ from a self-contained copy that :func:`~asr_conformance.conformance.targets.repl
 
 * a top-level ``metadata.asr_conformance`` block: the run header (suite version, spec view, seed, target,
   profile) and how generation ran (seeded, no hypothesis example database);
-* an ``asr_conformance`` block on each interaction: case id, exchange index, the case itself (so replay
-  needs no regeneration), the check ids that judged it, seed, suite version, spec view, and on the case's
-  first interaction the verdicts recorded at the time.
+* an ``asr_conformance`` block on each interaction: case id, exchange index, seed, suite version, spec
+  view, the body references, and on the case's first interaction the case itself (so replay needs no
+  regeneration) and the verdicts recorded at the time (``[check_id, outcome, severity]`` when there is
+  nothing more to say).
 
 Reading (:mod:`~asr_conformance.conformance.targets.replay`) and writing
 (:mod:`~asr_conformance.conformance.record.cassette`) both use this module and never each other.

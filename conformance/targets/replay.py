@@ -132,7 +132,7 @@ def load(path: str | Path) -> Cassette:
             exchanges = tuple(exchange_of(i, bodies) for i in items)
         except BodyStoreError as exc:
             raise CassetteError(f"{file}: case {case_id}: {exc}") from exc
-        results = tuple(_result(r) for r in first.get("results") or [])
+        results = tuple(_result(r, case_id) for r in first.get("results") or [])
         case = case_from_json(first["case"]) if isinstance(first.get("case"), dict) else None
         recorded = CaseFinished(
             case_id=case_id,
@@ -148,7 +148,11 @@ def load(path: str | Path) -> Cassette:
     return Cassette(file, run, str(ours.get("base_url", "")), target_info, tuple(cases))
 
 
-def _result(data: dict[str, Any]) -> CheckResult:
+def _result(data: dict[str, Any] | list[str], case_id: str) -> CheckResult:
+    """A recorded verdict: the full form, or ``[check_id, outcome, severity]`` (no failures, no message)."""
+    if isinstance(data, list):
+        check_id, outcome, severity = data
+        return CheckResult(check_id, case_id, Outcome(outcome), Severity(severity))
     return CheckResult(
         check_id=data["check_id"],
         case_id=data["case_id"],

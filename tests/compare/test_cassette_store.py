@@ -150,7 +150,7 @@ def test_a_quick_run_records_a_small_cassette_that_replays(tmp_path):
     assert f"recording to {Path('cas') / yaml_path.name}" in done.stderr
     assert f"cassette: cas/{yaml_path.name}" in done.stdout
     total = yaml_path.stat().st_size + yaml_path.with_suffix(".bodies").stat().st_size
-    assert total < 5_000_000, total  # format 1 (bodies inline): about 35 MB for the same run
+    assert total < 4_000_000, total  # format 1 (bodies inline): about 35 MB for the same run
     again = subprocess.run(
         [*run, "--seed", "2", "--record", "cas", "--record-mode", "once"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
