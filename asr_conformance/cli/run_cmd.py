@@ -52,7 +52,13 @@ def _pick(flag: Any, settings: dict[str, Any], key: str) -> Any:
 
 
 def _plain() -> bool:
-    return not sys.stdout.isatty() or bool(os.environ.get("NO_COLOR"))
+    """No live status line: output that is not a terminal (CI logs, pipes, files)."""
+    return not sys.stdout.isatty()
+
+
+def _color() -> bool:
+    """NO_COLOR (https://no-color.org) removes colour and nothing else."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -196,7 +202,8 @@ def _dry_run(config: Any) -> None:
         from asr_conformance.conformance.engine.execute import describe
 
         click.echo(f"{case.id:10} {case.phase:9} {case.kind:22} {describe(case)}")
-    click.echo(f"{len(cases)} cases planned for {info.name} (seed {config.seed or 0}); nothing sent")
+    only = f", only those feeding {', '.join(config.checks)}" if config.checks else ""
+    click.echo(f"{len(cases)} cases planned for {info.name} (seed {config.seed or 0}{only}); nothing sent")
 
 
 async def _run(
@@ -206,7 +213,6 @@ async def _run(
     from asr_conformance.conformance.engine.probe import TargetUnreachable
     from asr_conformance.conformance.engine.runner import run as run_suite
     from asr_conformance.conformance.reports import open_writers
-    from asr_conformance.conformance.reports.markdown import render
     from asr_conformance.conformance.reports.tally import RunTally
     from asr_conformance.conformance.targets.factory import TargetError
 
@@ -224,7 +230,7 @@ async def _run(
         click.echo(note, err=True)
     if config.seed is None and getattr(target, "recorded_seed", None) is not None:  # new_episodes
         config = replace(config, seed=target.recorded_seed)
-    progress = Progress(plain)
+    progress = Progress(plain, color=_color())
     tally = RunTally()
     writers: list[Any] = open_writers(config.report_dir) if config.report_dir else []
     for tallied in (tally, *(getattr(w, "tally", None) for w in writers)):
@@ -255,7 +261,7 @@ async def _run(
         await target.close()
         for writer in writers:
             writer.close()
-    _print_summary(render(tally), plain)
+    _print_summary(tally)
     if config.report_dir:
         click.echo(f"reports: {config.report_dir}/")
     for writer in writers:
@@ -271,14 +277,15 @@ async def _run(
     return finished.exit_code
 
 
-def _print_summary(markdown: str, plain: bool) -> None:
-    if plain:
-        click.echo(markdown)
-        return
-    from rich.console import Console
-    from rich.markdown import Markdown
+def _print_summary(tally: Any) -> None:
+    """Plain text on every output (a repro command is one line, never wrapped); colour on the headline
+    only where the terminal has colour."""
+    from asr_conformance.conformance.reports.text import render_text
 
-    Console().print(Markdown(markdown))
+    headline, _, rest = render_text(tally).partition("\n")
+    failing = headline.split(": ", 1)[-1].startswith("❌")
+    click.echo(click.style(headline, fg="red" if failing else "green", bold=True) if _color() else headline)
+    click.echo(rest)
 
 
 __all__ = ["run"]

@@ -121,8 +121,18 @@ def plan(config: RunConfig, target_info: TargetInfo) -> list[CaseSpec]:
     cases = plan_cases(
         get_profile(config.profile), target_info, seed=config.seed or 0, max_examples=config.max_examples
     )
+    cases = [cases[0], *for_checks(config, cases[1:], target_info)]
     # The runner sends expensive implementation-defined cases last, one at a time (see pacing).
     return [c for c in cases if not expensive(c)] + [c for c in cases if expensive(c)]
+
+
+def for_checks(config: RunConfig, cases: list[CaseSpec], info: TargetInfo) -> list[CaseSpec]:
+    """With ``--checks``, only the cases that can feed those checks; every case otherwise."""
+    if config.checks is None:
+        return cases
+    from asr_conformance.conformance.engine.selection import feeding
+
+    return feeding(cases, selected_checks(config), info)
 
 
 def selected_checks(config: RunConfig) -> tuple[Check, ...]:

@@ -21,7 +21,13 @@ from typing import Any
 from asr_conformance.conformance.behaviour import phase as behaviour
 from asr_conformance.conformance.cases import CaseSpec
 from asr_conformance.conformance.engine.budget import Budget
-from asr_conformance.conformance.engine.config import RunConfig, open_for, selected_checks, suite_version
+from asr_conformance.conformance.engine.config import (
+    RunConfig,
+    for_checks,
+    open_for,
+    selected_checks,
+    suite_version,
+)
 from asr_conformance.conformance.engine.execute import (
     EXIT_INCOMPLETE,
     EXIT_INTERRUPTED,
@@ -110,6 +116,7 @@ class _LiveRun:
     async def run(self) -> RunFinished:
         config, profile = self.config, get_profile(self.config.profile)
         fixed = plan_fixed(profile, self.target.info)
+        fixed = [fixed[0], *for_checks(config, fixed[1:], self.target.info)]
         first, loading = await probe(fixed[0], self.target, config, self.budget)
         # Hypothesis draws the fuzz cases in a thread while the fixed ones are sent: drawing is CPU
         # work, sending mostly waits on the target. The plan is the same as plan()'s.
@@ -117,6 +124,8 @@ class _LiveRun:
             asyncio.to_thread(plan_fuzz, profile, seed=config.seed or 0, max_examples=config.max_examples)
         )
         n_fuzz = profile.fuzz_examples if config.max_examples is None else config.max_examples
+        if config.checks is not None:  # how many drawn cases feed the checks is known only once drawn
+            n_fuzz = len(for_checks(config, await drawn, self.target.info))
         self.on_event(self._started(planned=len(fixed) + n_fuzz))
         self.probe_accepted = accepted(first)
         if first.exchanges and first.exchanges[-1].response is not None:
@@ -133,7 +142,7 @@ class _LiveRun:
         try:
             await self.run_cases([c for c in fixed[1:] if not expensive(c)])
         finally:
-            fuzz_cases = await drawn
+            fuzz_cases = for_checks(config, await drawn, self.target.info)
         await self.run_cases([c for c in fuzz_cases if not expensive(c)])
         # Last, one at a time: cases a faithful target may take minutes over must not hold up the others.
         await self.run_cases([c for c in (*fixed[1:], *fuzz_cases) if expensive(c)])

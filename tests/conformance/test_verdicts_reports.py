@@ -104,3 +104,35 @@ def test_replay_goes_to_the_recorded_target_of_the_newest_run(tmp_path):
         again = invoke("replay", failed["repro"]["replay_id"], "--report-dir", str(reports))
     assert f"replaying against the recorded target {server.model_url()}" in again.output
     assert again.exit_code == 1, again.output
+
+
+def test_checks_flag_sends_only_the_cases_feeding_those_checks(tmp_path):
+    import json
+
+    full = invoke(*QUICK, "--dry-run").output.splitlines()[-1]
+    only = invoke(*QUICK, "--checks", "negative_data_rejection", "--report-dir", str(tmp_path))
+    assert only.exit_code == 0, only.output
+    events = [json.loads(x) for x in (tmp_path / "events.jsonl").read_text().splitlines()]
+    cases = [e for e in events if e["kind"] == "case_finished"]
+    planned = events[0]["planned"]
+    assert f"{planned} cases planned" in only.output and planned < int(full.split()[0])
+    judged = [c for c in cases if any(r["check_id"] == "negative_data_rejection" for r in c["results"])]
+    assert len(judged) >= len(cases) - 1  # the probe aside, every case sent feeds the check
+
+
+def test_non_tty_output_is_plain_text_and_no_color_only_removes_colour(tmp_path, monkeypatch):
+    result = invoke(*QUICK, "--mock-violate", "reject-8khz", "--report-dir", str(tmp_path))
+    out = result.output
+    assert "ASR conformance: ❌" in out
+    for markup in ("<details>", "```", "| `", "## ", "**Audio"):
+        assert markup not in out, markup
+    curl = next(line for line in out.splitlines() if "reproduce: curl" in line)
+    assert "--data-binary @/" in curl  # one line, absolute body path
+
+    from asr_conformance.cli import run_cmd
+
+    monkeypatch.setattr(run_cmd.sys.stdout, "isatty", lambda: True)
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert run_cmd._plain() is False and run_cmd._color() is False  # live line kept, colour gone
+    monkeypatch.delenv("NO_COLOR")
+    assert run_cmd._color() is True
