@@ -33,8 +33,6 @@ _FORBIDDEN = {
 }
 
 
-
-
 @dataclass(frozen=True)
 class Key:
     """What one setting accepts: its type, and the choices or the lowest value its flag accepts."""
@@ -58,6 +56,7 @@ KEYS: dict[str, Key] = {
     "fail_on": Key(str, ("error", "warning")),
     "workers": Key(int, minimum=1),
     "request_timeout": Key(float, minimum=0.1),
+    "ready_timeout": Key(float, minimum=0.1, help="seconds to wait for a target that is loading its model"),
     "checks": Key(list, help="check ids (a list, or one comma-separated string)"),
     "exclude_checks": Key(list),
     "include_legacy": Key(bool),

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from asr_conformance.cli.interrupts import EXIT_INTERRUPTED, stop_on_signals
 from asr_conformance.cli.options import parse_headers, token_from_env
 from asr_conformance.cli.progress import Progress
 from asr_conformance.conformance.model import Event, RunStarted
@@ -28,6 +29,7 @@ BUILTIN: dict[str, Any] = {
     "fail_on": "error",
     "workers": 16,
     "request_timeout": 60.0,
+    "ready_timeout": 120.0,
 }
 
 
@@ -87,6 +89,11 @@ def _color() -> bool:
     help="Most cases in flight at once (default 16; fewer while the target is slow).",
 )
 @click.option("--request-timeout", type=click.FloatRange(min=0.1), help="Seconds per request (default 60).")
+@click.option(
+    "--ready-timeout",
+    type=click.FloatRange(min=0.1),
+    help="Seconds to wait for a target that is loading its model (default 120).",
+)
 @click.option("--checks", "checks", multiple=True, help="Only these check ids (comma-separated, repeatable).")
 @click.option("--exclude-checks", multiple=True, help="Leave these check ids out.")
 @click.option("--include-legacy", is_flag=True, default=None, help="Also run checks of legacy behaviour.")
@@ -172,6 +179,7 @@ def _build_config(opts: dict[str, Any], settings: dict[str, Any]) -> Any:
         exclude_checks=exclude,
         workers=_pick(opts["workers"], settings, "workers"),
         request_timeout=_pick(opts["request_timeout"], settings, "request_timeout"),
+        ready_timeout_s=_pick(opts["ready_timeout"], settings, "ready_timeout"),
         max_requests=_pick(opts["max_requests"], settings, "max_requests"),
         dry_run=opts["dry_run"],
         report_dir=_path(_pick(opts["report_dir"], settings, "report_dir")),
@@ -251,11 +259,14 @@ async def _run(
             listen(event)
 
     try:
-        finished = await run_suite(config, on_event, target=target)
+        with stop_on_signals(lambda: tally.started is not None) as stop:
+            finished = await run_suite(config, on_event, target=target, stop=stop, notify=_note)
     except TargetUnreachable as exc:
         progress.close()
         click.echo(f"error: {exc}", err=True)
         return 2
+    except asyncio.CancelledError:  # a second signal, or one before the run started
+        return _interrupted(tally, progress)
     finally:
         progress.close()
         await target.close()
@@ -275,6 +286,16 @@ async def _run(
         # An incomplete run is never a clean pass, whatever the expectations say.
         return result.exit_code or (finished.exit_code if finished.stopped else 0)
     return finished.exit_code
+
+
+def _note(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _interrupted(tally: Any, progress: Progress) -> int:
+    progress.close()
+    click.echo(f"interrupted after {tally.cases} judged cases; the reports cover them", err=True)
+    return EXIT_INTERRUPTED
 
 
 def _print_summary(tally: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from asr_conformance.conformance.cases import CaseSpec
@@ -12,8 +13,11 @@ from asr_conformance.conformance.engine.budget import Budget
 from asr_conformance.conformance.engine.config import RunConfig
 from asr_conformance.conformance.engine.execute import judge
 from asr_conformance.conformance.generation.render import build_requests
-from asr_conformance.conformance.model import CaseFinished, Request, Response
+from asr_conformance.conformance.model import CaseFinished, Exchange, Request, Response
 from asr_conformance.conformance.target import Target
+
+Notify = Callable[[str], None]
+TICK_S = 5.0  # a progress line this often while a loading target is waited for
 
 
 class TargetUnreachable(Exception):
@@ -21,7 +25,7 @@ class TargetUnreachable(Exception):
 
 
 async def probe(
-    case: CaseSpec, target: Target, config: RunConfig, budget: Budget
+    case: CaseSpec, target: Target, config: RunConfig, budget: Budget, notify: Notify | None = None
 ) -> tuple[CaseFinished, CaseFinished | None]:
     """Send the probe and wait out a loading model.
 
@@ -45,27 +49,51 @@ async def probe(
     loading = None
     final = first
     if status == 503:
-        waited = Request(
-            request.method, request.path, (*request.headers, ("x-wait-for-model", "true")), request.body
+        final, second = await _wait_ready(request, target, config, budget, notify)
+        if second is not None:
+            seen = replace(case, id="probe-loading", kind="protocol", protocol="loading")
+            loading = judge(seen, (first, second), target.info, config, meta={"observed": True})
+        if final.response is None or final.response.status == 503:
+            raise TargetUnreachable(
+                f"{target.info.name} still loading after {config.ready_timeout_s:g} s (--ready-timeout)"
+            )
+    if not target.info.is_mock and (seen_instead := not_this_api(final.response)):
+        raise TargetUnreachable(
+            f"this does not look like the HF automatic-speech-recognition API: {seen_instead}"
         )
-        deadline = time.monotonic() + config.ready_timeout_s
-        second = None
+    return judge(case, (final,), target.info, config), loading
+
+
+async def _wait_ready(
+    request: Request, target: Target, config: RunConfig, budget: Budget, notify: Notify | None
+) -> tuple[Exchange, Exchange | None]:
+    """Repeat the probe with ``x-wait-for-model: true`` until the model answers or ``--ready-timeout``
+    passes; a line every few seconds says so, so that a loading target never looks like a hung run.
+    Returns the last exchange and the first answer to the waiting request."""
+    waited = Request(
+        request.method, request.path, (*request.headers, ("x-wait-for-model", "true")), request.body
+    )
+    start = time.monotonic()
+    deadline = start + config.ready_timeout_s
+    ticker = asyncio.create_task(_tick(target.info.name, start, config.ready_timeout_s, notify))
+    final: Exchange | None = None
+    second = None
+    try:
         while time.monotonic() < deadline and budget.take():
             final = await target.send(waited, timeout=max(1.0, deadline - time.monotonic()))
             second = second or final
             if final.response is not None and final.response.status != 503:
                 break
             await asyncio.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
-        if second is not None:
-            seen = replace(case, id="probe-loading", kind="protocol", protocol="loading")
-            loading = judge(seen, (first, second), target.info, config, meta={"observed": True})
-        if final.response is None or final.response.status == 503:
-            raise TargetUnreachable(f"{target.info.name} still loading after {config.ready_timeout_s:g} s")
-    if not target.info.is_mock and (seen_instead := not_this_api(final.response)):
-        raise TargetUnreachable(
-            f"this does not look like the HF automatic-speech-recognition API: {seen_instead}"
-        )
-    return judge(case, (final,), target.info, config), loading
+    finally:
+        ticker.cancel()
+    return final or Exchange(waited, None, "no request left to wait with"), second
+
+
+async def _tick(name: str, start: float, limit: float, notify: Notify | None) -> None:
+    while notify is not None:
+        notify(f"{name} is loading its model: waited {time.monotonic() - start:.0f} s of {limit:g} s")
+        await asyncio.sleep(TICK_S)
 
 
 #: statuses a server gives a request it has no route or parser for; this API answers them with {"error"}

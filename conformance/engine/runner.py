@@ -67,13 +67,15 @@ async def run(
     *,
     target: Target | None = None,
     stop: asyncio.Event | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> RunFinished:
     """Run the suite: RunStarted → CaseFinished… → RunFinished (also returned).
 
     ``target``: an already opened target (the caller closes it); otherwise the run opens and closes
     ``config.target``. ``stop``: once set, no new case is sent; what is in flight finishes and the run
-    ends "interrupted". Raises :class:`TargetUnreachable` (before RunStarted) when the probe gets no
-    usable answer.
+    ends "interrupted" (in flight: at most STOP_GRACE_S). ``notify``: progress lines from before the run
+    starts (a loading target). Raises :class:`TargetUnreachable` (before RunStarted) when the probe gets
+    no usable answer.
     """
     if config.dry_run:
         raise ValueError("a dry run sends nothing: call plan() (run() always sends)")
@@ -87,7 +89,9 @@ async def run(
             from asr_conformance.conformance.engine.replay import replay_run
 
             return await replay_run(config, on_event, target=target)  # type: ignore[arg-type]
-        return await _LiveRun(config, on_event, target, stop or asyncio.Event()).run()
+        live = _LiveRun(config, on_event, target, stop or asyncio.Event())
+        live.notify = notify
+        return await live.run()
     finally:
         if owned:
             await target.close()
@@ -112,12 +116,13 @@ class _LiveRun:
         self.probe_accepted = True
         self.unplanned = 0  # cases emitted outside the plan (the loading case, the behaviour phase)
         self.pacer = Pacer(config.workers, config.request_timeout)
+        self.notify: Callable[[str], None] | None = None
 
     async def run(self) -> RunFinished:
         config, profile = self.config, get_profile(self.config.profile)
         fixed = plan_fixed(profile, self.target.info)
         fixed = [fixed[0], *for_checks(config, fixed[1:], self.target.info)]
-        first, loading = await probe(fixed[0], self.target, config, self.budget)
+        first, loading = await probe(fixed[0], self.target, config, self.budget, self.notify)
         # Hypothesis draws the fuzz cases in a thread while the fixed ones are sent: drawing is CPU
         # work, sending mostly waits on the target. The plan is the same as plan()'s.
         drawn = asyncio.create_task(
@@ -278,6 +283,17 @@ def _write_repro_bodies(finished: CaseFinished, report_dir: Path) -> None:
     write_bodies(case_from_json(source), requests, report_dir / "repro")
 
 
+STOP_GRACE_S = 10.0  # after SIGINT/SIGTERM, how long requests in flight may take to finish
+
+
+async def _cancel_when_stopped(stop: asyncio.Event, workers: list[asyncio.Task[None]]) -> None:
+    """Once the run is stopped, requests in flight get :data:`STOP_GRACE_S` to finish, then are dropped."""
+    await stop.wait()
+    await asyncio.sleep(STOP_GRACE_S)
+    for task in workers:
+        task.cancel()
+
+
 async def _run_cases(cases: Sequence[CaseSpec], state: _LiveRun) -> None:
     """As many cases in flight as the pacer's window allows; emitted in plan order whatever order they
     finish in. Expensive implementation-defined cases are sent alone."""
@@ -301,7 +317,15 @@ async def _run_cases(cases: Sequence[CaseSpec], state: _LiveRun) -> None:
             done[i] = await state.paced(cases[i])
             flush()
 
-    await asyncio.gather(*(worker() for _ in range(state.pacer.ceiling)))
+    workers = [asyncio.create_task(worker()) for _ in range(state.pacer.ceiling)]
+    stopper = asyncio.create_task(_cancel_when_stopped(state.stop, workers))
+    try:
+        outcomes = await asyncio.gather(*workers, return_exceptions=True)
+    finally:
+        stopper.cancel()
+    for outcome in outcomes:  # a worker cancelled by a stop is expected; anything else is a bug
+        if isinstance(outcome, BaseException) and not isinstance(outcome, asyncio.CancelledError):
+            raise outcome
     # Cases never sent (budget spent, run stopped) leave gaps: emit what exists, in order.
     for i in sorted(done):
         if done[i] is not None:
