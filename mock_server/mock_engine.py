@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +93,8 @@ class MockEngine:
 
     def transcribe_sync(self, audio: DecodedAudio, params: InferenceParams) -> Transcription:
         """The whole work of :meth:`transcribe`, without the coroutine (the front calls it inline)."""
-        regions = voiced_regions(audio.samples, audio.sample_rate)
+        power = frame_power(audio.samples, audio.sample_rate)
+        regions = regions_of(power)
         fixture = self._fixture(audio.sha256, params)
         if fixture is not None:
             if not params.return_timestamps:
@@ -101,7 +103,7 @@ class MockEngine:
                 return Transcription(fixture.text, fixture.chunks)
             words = fixture.text.split()
         else:
-            words = self._words(audio, regions)
+            words = self._words(audio, regions, power)
         limit = params.generation.get("max_new_tokens")
         if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
             words = words[:limit]
@@ -113,7 +115,7 @@ class MockEngine:
     async def close(self) -> None:
         """Nothing to release."""
 
-    def _words(self, audio: DecodedAudio, regions: list[tuple[float, float]]) -> list[str]:
+    def _words(self, audio: DecodedAudio, regions: list[tuple[float, float]], power: np.ndarray) -> list[str]:
         voiced = sum(end - start for start, end in regions)
         if voiced <= 0:
             return []
@@ -123,9 +125,9 @@ class MockEngine:
             self._calls += 1
             salt = f":{self._calls}"
         # an extendable-output hash is the PRNG: one C call for all the word picks
-        stream = hashlib.shake_128(
-            f"{pcm_digest(audio.samples, regions, audio.sample_rate)}:{self.config.seed}{salt}".encode()
-        ).digest(2 * count)
+        stream = hashlib.shake_128(f"{pcm_digest(power, regions)}:{self.config.seed}{salt}".encode()).digest(
+            2 * count
+        )
         size = len(VOCABULARY)
         return [VOCABULARY[int.from_bytes(stream[i : i + 2]) % size] for i in range(0, 2 * count, 2)]
 
@@ -135,30 +137,33 @@ class MockEngine:
         return self._fixtures.get((sha256, params.canonical())) or self._fixtures.get((sha256, None))
 
 
-def pcm_digest(samples: np.ndarray, regions: list[tuple[float, float]], rate: int) -> str:
-    """A digest of what the samples sound like, stable across lossless re-encodings.
+def pcm_digest(power: np.ndarray, regions: list[tuple[float, float]]) -> str:
+    """A digest of what the audio sounds like, stable across lossless re-encodings.
 
     Two decoders of the same PCM (the WAV fast path, FFmpeg) differ by a few 1e-5 after resampling, so
     the samples themselves cannot be hashed: the voiced regions (20 ms steps) and each region's level
-    (0.5 dB steps) are, which also tells different speech apart.
+    (0.5 dB steps, from the frame powers ``regions_of`` already used) are, which also tells different
+    speech apart.
     """
     parts = []
-    for start, end in regions:
-        chunk = samples[int(start * rate) : int(end * rate)]
-        power = float(np.dot(chunk, chunk)) / max(1, len(chunk))
-        level = round(20 * np.log10(max(power, 1e-12)))  # twice the level in dB: 0.5 dB steps
-        parts.append(f"{round(start / FRAME_S)}-{round(end / FRAME_S)}@{level}")
+    for start, end in regions:  # a Python loop: cheaper than numpy's call overhead for a few regions
+        first, last = round(start / FRAME_S), round(end / FRAME_S)
+        mean = float(power[first:last].sum()) / max(1, last - first)
+        level = round(20 * math.log10(max(mean, 1e-12)))  # twice the level in dB: 0.5 dB steps
+        parts.append(f"{first}-{last}@{level}")
     return hashlib.sha256(",".join(parts).encode()).hexdigest()
 
 
-def voiced_regions(samples: np.ndarray, rate: int) -> list[tuple[float, float]]:
-    """Stretches of sound as (start_s, end_s), 20 ms resolution, short gaps merged."""
+def frame_power(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Mean square of each whole 20 ms frame."""
     frame = max(1, int(rate * FRAME_S))
     count = len(samples) // frame
-    if count == 0:
-        return []
     frames = samples[: count * frame].reshape(count, frame)
-    power = np.einsum("ij,ij->i", frames, frames) / frame
+    return np.einsum("ij,ij->i", frames, frames) / frame
+
+
+def regions_of(power: np.ndarray) -> list[tuple[float, float]]:
+    """Stretches of sound in a frame-power series as (start_s, end_s), short gaps merged."""
     loud = power > 10 ** (SILENCE_DBFS / 10)
     if not loud.any():
         return []
@@ -173,6 +178,11 @@ def voiced_regions(samples: np.ndarray, rate: int) -> list[tuple[float, float]]:
         else:
             regions.append((start, end))
     return regions
+
+
+def voiced_regions(samples: np.ndarray, rate: int) -> list[tuple[float, float]]:
+    """Stretches of sound as (start_s, end_s), 20 ms resolution, short gaps merged."""
+    return regions_of(frame_power(samples, rate))
 
 
 def _snap(t: float, duration: float) -> float:
