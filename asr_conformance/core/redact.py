@@ -27,8 +27,10 @@ from urllib.parse import quote
 
 MASK = "***"
 #: names (headers, query fields, JSON keys) whose values are secrets whatever they look like
+#: (whole words of the name: ``hf_token`` and ``x-api-key`` are secrets, ``max_new_tokens`` is a count)
 SECRET_NAME = re.compile(
-    r"authorization|cookie|token|secret|api[-_]?key|password|passwd|credential|session|signature",
+    r"(?:^|[-_.\s])(?:authorization|cookie|token|access[-_]?token|auth[-_]?token|secret|client[-_]?secret"
+    r"|api[-_]?key|apikey|password|passwd|credentials?|session|signature)(?:$|[-_.\s])",
     re.IGNORECASE,
 )
 _HF_TOKEN = re.compile(r"hf_[A-Za-z0-9]{16,}")  # real tokens: 34; "hf_internal" is a name

@@ -83,11 +83,19 @@ class Scrubber:
         if cleaned == data and not self._in_audio(audio):
             return value  # unchanged: keep the exact bytes (replay matches on their digest)
         if audio is not None:
-            cleaned = {"inputs": self.text(audio) if isinstance(audio, str) else audio, **cleaned}
+            cleaned = {"inputs": self._audio_text(audio), **cleaned}
         return json.dumps(cleaned, ensure_ascii=False).encode()
 
     def _in_audio(self, audio: Any) -> bool:
-        return isinstance(audio, str) and (any(s in audio for s in self.secrets) or "hf_" in audio)
+        return isinstance(audio, str) and any(s in audio for s in self.secrets)
+
+    def _audio_text(self, audio: Any) -> Any:
+        """Base64 audio loses only exact secrets: text rules (``…sig=`` padding, say) would corrupt it."""
+        if not isinstance(audio, str):
+            return scrub(audio, self.secrets, mask=REDACTED)
+        for secret in self.secrets:
+            audio = audio.replace(secret, REDACTED)
+        return audio
 
     def url(self, value: str) -> str:
         """A URL without user info and without secrets in its path or query."""

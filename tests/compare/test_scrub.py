@@ -59,3 +59,13 @@ def test_leaves_ordinary_text_alone():
     assert Scrubber().url("https://user:pw@router.huggingface.co/hf-inference/models/a") == (
         "https://router.huggingface.co/hf-inference/models/a"
     )
+
+
+def test_counts_named_like_tokens_and_audio_are_kept_byte_exact():
+    """``max_new_tokens`` is a count, not a secret; base64 audio is never rewritten by text rules."""
+    body = b'{"inputs": "UklGRiQAAABXQVZFsig=", "parameters": {"max_new_tokens": 3, "min_new_tokens": 1}}'
+    assert Scrubber().bytes(body) == body
+    with_token = b'{"inputs": "UklGRsig=", "parameters": {"token": "abcd1234", "max_new_tokens": 3}}'
+    cleaned = Scrubber().bytes(with_token)
+    assert b'"inputs": "UklGRsig="' in cleaned and b'"max_new_tokens": 3' in cleaned
+    assert b"abcd1234" not in cleaned
