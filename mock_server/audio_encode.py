@@ -81,12 +81,21 @@ def encode(samples: np.ndarray, sample_rate: int, codec: str, sample_format: str
             raise ValueError(f"{codec} cannot store sample format {sample_format!r}")
         buf = io.BytesIO()
         soundfile.write(buf, arr, sample_rate, format=codec.upper(), subtype=subtype)
-        return buf.getvalue()
+        return _zero_peak_timestamp(buf.getvalue()) if codec == "wav" else buf.getvalue()
     if codec == "ogg":
         buf = io.BytesIO()
         soundfile.write(buf, arr, sample_rate, format="OGG", subtype="VORBIS")
         return fix_ogg_serials(buf.getvalue())
     return _encode_lossy(arr, sample_rate, _LOSSY[codec])
+
+
+def _zero_peak_timestamp(data: bytes) -> bytes:
+    """libsndfile stamps float WAV's PEAK chunk with the wall clock: zero it, so the same samples give the
+    same bytes (cache keys and cassettes match on the body's digest)."""
+    at = data.find(b"PEAK", 12, 200)
+    if at < 0:
+        return data
+    return data[: at + 12] + bytes(4) + data[at + 16 :]
 
 
 def _encode_lossy(arr: np.ndarray, sample_rate: int, spec: _LossyCodec) -> bytes:

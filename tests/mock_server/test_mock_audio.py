@@ -188,3 +188,11 @@ def test_ogg_serials_are_fixed_and_crc_valid() -> None:
     # libogg itself must accept the rewritten pages (a bad CRC makes the file undecodable)
     reference, _ = soundfile.read(io.BytesIO(data), dtype="float32")
     assert len(reference) > 15000
+
+
+def test_float_wav_bytes_do_not_depend_on_the_clock():
+    """libsndfile's PEAK chunk carries a timestamp; the same samples must still give the same bytes."""
+    samples = np.zeros((1600, 1), dtype=np.float32)
+    first = audio.encode(samples, 16000, "wav", "flt")
+    time.sleep(1.1)
+    assert audio.encode(samples, 16000, "wav", "flt") == first
