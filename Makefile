@@ -45,7 +45,7 @@ spec-check: $(STAMP)
 	$(BIN)/asr-conformance spec generate --check
 
 constraints: $(STAMP)
-	$(BIN)/pip freeze --exclude-editable | sed 's/+cpu//' > constraints.txt
+	$(BIN)/pip freeze --all --exclude-editable | grep -v '^pip==' | sed 's/+cpu//' > constraints.txt  # --all keeps setuptools (the wheel tests build with it)
 
 clean:
 	rm -rf $(VENV) $(RUN_VENV) reports .pytest_cache .ruff_cache .hypothesis
