@@ -4,11 +4,13 @@ The server runs in its own process (``asr-conformance mock`` or ``reference``, w
 request is built from a seed (header bytes, JSON depth and size, surrogates, WAV header mutations, chunk
 floods, bit-flipped and truncated audio files, HTTP parser abuse, control endpoints and fault headers
 without the token, secrets in paths, queries and parameters, stalled and abandoned uploads) and sent raw
-over its own connection, ``--concurrency`` at a time. Meanwhile a prober process asks ``/healthz`` every
-20 ms: its slowest answer bounds the longest event-loop stall from above. Reported: answers by status, 5xx,
-non-JSON answers, crashes (the process died or stopped answering), peak RSS growth (VmHWM minus the RSS
-before the soak), the longest /healthz latency, secrets found in the journal, and whether a well-formed
-request still gets its 200 afterwards.
+over its own connection, ``--concurrency`` at a time. A prober process asks ``/healthz`` every 20 ms
+(its slowest answer includes queueing behind the other requests), and the server times every
+event-loop callback in wall and CPU time (on asyncio's loop, metered): the longest is the longest stall.
+
+Reported: answers by status, 5xx, non-JSON answers, crashes (the process died or stopped answering),
+peak RSS growth (VmHWM minus the RSS before the soak), the longest callback and /healthz latency,
+secrets found in the journal, and whether a well-formed request still gets its 200 afterwards.
 
     python bench/soak.py                          # the mock, 10,000 requests
     python bench/soak.py --server reference --requests 10000   # tiny.en, strict validation
@@ -29,6 +31,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -168,10 +171,13 @@ def secrets_request(rng: random.Random) -> bytes:
     return http(PATH, b"x", {"Authorization": f"Basic {SECRETS[1]}"}, auth=False)
 
 
+KINDS = ("headers", "json", "wav", "file", "parser", "control", "secrets", "audio-json")
+
+
 def build(index: int, seed: int) -> tuple[str, bytes]:
     """Request ``index``: its class and its bytes (deterministic, all distinct)."""
     rng = random.Random(seed * 1_000_003 + index)
-    kind = ["headers", "json", "wav", "file", "parser", "control", "secrets", "audio-json"][index % 8]
+    kind = KINDS[index % len(KINDS)]
     tag = f"x-soak: {index}"  # every request differs at least here
     if kind == "headers":
         headers = {"User-Agent": rng.randbytes(12).replace(b"\r", b"").replace(b"\n", b""),
@@ -266,7 +272,9 @@ def stop_prober(prober: subprocess.Popen) -> tuple[float, int]:
     return float(worst), int(count)
 
 
-async def soak(host: str, port: int, count: int, seed: int, concurrency: int) -> dict:
+async def soak(
+    host: str, port: int, count: int, seed: int, concurrency: int, only: str | None = None
+) -> dict:
     statuses: collections.Counter[str] = collections.Counter()
     not_json: collections.Counter[str] = collections.Counter()
     five_xx: list[str] = []
@@ -274,7 +282,9 @@ async def soak(host: str, port: int, count: int, seed: int, concurrency: int) ->
     prober = start_prober(port)
 
     async def worker() -> None:
-        for index in queue:
+        for number in queue:
+            # --only KIND: the same requests that class gets in a mixed soak
+            index = number * len(KINDS) + KINDS.index(only) if only else number
             kind, payload = build(index, seed)
             stall = (index % 7) * 0.5 if index % 50 == 49 else None
             answer = await exchange(host, port, payload, stall)
@@ -309,11 +319,54 @@ def rss_kb(pid: int, field: str) -> int:
     return 0
 
 
-def start(server: str, port: int, read_timeout: float) -> subprocess.Popen:
+#: runs the CLI with a meter on every event-loop callback: the longest one is the longest stall. It times
+#: asyncio's handles, so the server runs on asyncio's loop here (uvloop's handles are C)
+METERED = """
+import asyncio, atexit, json, runpy, signal, sys, time
+import asr_conformance.mock_server.server as server
+def new_loop():  # pure-Python tasks: a step's callback then names its task, and the task its frames
+    loop = asyncio.new_event_loop()
+    loop.set_task_factory(lambda loop, coro, **kw: asyncio.tasks._PyTask(coro, loop=loop, **kw))
+    return loop
+server.new_event_loop = new_loop
+asyncio.run = lambda main, **kw: asyncio.Runner(loop_factory=new_loop).run(main)
+worst, cpu, out = [0.0, ""], [0.0, ""], sys.argv.pop(1)
+original = asyncio.events.Handle._run
+def where(handle, frame):
+    if frame is not None:  # the request the step worked for names the culprit
+        for name in ("request", "message"):
+            value = frame.f_locals.get(name)
+            if value is not None and hasattr(value, "path"):
+                length = value.headers.get("Content-Length")
+                return f"{frame.f_code.co_qualname}: {value.method} {value.path[:120]} ({length} bytes)"
+        return f"{repr(handle)[:60]} in {frame.f_code.co_qualname}"
+    return repr(handle)[:300]
+def timed(self):
+    task = getattr(self._callback, "__self__", None)
+    coro = getattr(task, "_coro", None)
+    frame = getattr(coro, "cr_frame", None)
+    started, started_cpu = time.perf_counter(), time.thread_time()
+    original(self)
+    took, took_cpu = time.perf_counter() - started, time.thread_time() - started_cpu
+    if took > worst[0]:
+        worst[0], worst[1] = took, where(self, frame)
+    if took_cpu > cpu[0]:
+        cpu[0], cpu[1] = took_cpu, where(self, frame)
+asyncio.events.Handle._run = timed
+def reset(*_):  # SIGUSR1 when the soak begins: start-up work is not a stall
+    worst[:], cpu[:] = [0.0, ""], [0.0, ""]
+signal.signal(signal.SIGUSR1, reset)
+atexit.register(lambda: open(out, "w").write(json.dumps([*worst, *cpu])))
+sys.argv[0] = "asr-conformance"
+runpy.run_module("asr_conformance", run_name="__main__")
+"""
+
+
+def start(server: str, port: int, read_timeout: float, stalls: Path) -> subprocess.Popen:
     common = ["--port", str(port), "--token", TOKEN, "--read-timeout", str(read_timeout)]
     extra = ["--model", "tiny.en", "--device", "cpu"] if server == "reference" else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "asr_conformance", server, *common, *extra],
+        [sys.executable, "-c", METERED, str(stalls), server, *common, *extra],
         cwd=ROOT, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 300
@@ -355,15 +408,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--read-timeout", type=float, default=2.0)
+    parser.add_argument("--only", choices=KINDS, help="send only this class of request")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = start(args.server, port, args.read_timeout)
+    stalls = Path(tempfile.mkdtemp()) / "stalls.json"
+    proc = start(args.server, port, args.read_timeout, stalls)
     try:
         before = rss_kb(proc.pid, "VmRSS")
-        result = asyncio.run(soak("127.0.0.1", port, args.requests, args.seed, args.concurrency))
+        proc.send_signal(signal.SIGUSR1)
+        result = asyncio.run(soak("127.0.0.1", port, args.requests, args.seed, args.concurrency, args.only))
         alive = proc.poll() is None
         peak = rss_kb(proc.pid, "VmHWM")
         result.update(
@@ -382,6 +438,14 @@ def main() -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+    if stalls.exists():
+        longest, where, longest_cpu, where_cpu = json.loads(stalls.read_text())
+        result.update(
+            longest_loop_callback_s=round(longest, 3),
+            longest_loop_callback=where,
+            longest_loop_callback_cpu_s=round(longest_cpu, 3),  # without time the OS gave others
+            longest_loop_callback_cpu=where_cpu,
+        )
     summary = {k: v for k, v in result.items() if k != "statuses"}
     summary["5xx"] = len(result["5xx"])
     print(json.dumps(summary, indent=1))

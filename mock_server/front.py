@@ -22,6 +22,7 @@ from asr_conformance.mock_server.journal import Journal, ResultCache
 from asr_conformance.mock_server.pipeline import ModelRoute
 from asr_conformance.mock_server.replies import json_response, route_error
 from asr_conformance.mock_server.request import load_json
+from asr_conformance.mock_server.responses import JSON_TYPE
 from asr_conformance.mock_server.state import FrontState
 from asr_conformance.mock_server.validation import RequestValidator
 
@@ -102,7 +103,7 @@ class _Controls:
     async def get_requests(self, request: web.Request) -> web.Response:
         if refused := self._refused(request):
             return refused
-        return json_response(200, {"requests": self.state.journal.entries()})
+        return web.Response(status=200, body=self.state.journal.as_json(), content_type=JSON_TYPE)
 
     async def delete_requests(self, request: web.Request) -> web.Response:
         if refused := self._refused(request):

@@ -14,6 +14,7 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 from asr_conformance.mock_server.responses import JSON_TYPE, dumps
 
@@ -60,6 +61,14 @@ class _ScrubFilter(logging.Filter):
         self.secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 0) < 500:
+            # a request aiohttp could not parse is the client's error, answered with its 400: one line at
+            # debug level, not an error with a traceback formatted on the event loop for each of them
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            record.msg = scrub(f"{record.getMessage()}: {exc.code} {exc.message}", self.secrets)
+            record.args, record.exc_info, record.exc_text = None, None, None
+            return True
         record.msg = scrub(record.getMessage(), self.secrets)
         record.args = None
         if record.exc_info:
