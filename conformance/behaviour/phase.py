@@ -51,13 +51,19 @@ class Limits:
     long_pause_s: float = 3.0
     only: frozenset[str] | None = None  # protocols to run (tests); None: all
     variants: frozenset[str] | None = None  # invariance variants by name (tests); None: all
+    voices: tuple[tuple[str, int], ...] = ()  # more espeak-ng voices (voice, wpm) when it is installed
 
 
 #: per profile; a profile not named here runs no behaviour phase
 PROFILE_LIMITS: dict[str, Limits] = {
     "quick": Limits(),
-    "default": Limits(clips=8, invariance_clips=2),
-    "thorough": Limits(clips=8, invariance_clips=4, concurrency=8),
+    "default": Limits(clips=8, invariance_clips=2, voices=(("en-gb-scotland", 140), ("en-us+f2", 190))),
+    "thorough": Limits(
+        clips=8,
+        invariance_clips=4,
+        concurrency=8,
+        voices=(("en-gb-scotland", 140), ("en-us+f2", 190), ("en-gb-x-rp", 175), ("en+m4", 150)),
+    ),
 }
 
 
@@ -152,7 +158,10 @@ async def _run(session: _Session, limits: Limits) -> None:
     clean_texts = [text(e) or "" for e in alone]
     want = limits.only or frozenset(PROTOCOLS)
     if "behaviour_transcript" in want:
-        session.judge("behaviour_transcript", "transcript", alone, {"texts": [c.text for c in clips]})
+        voiced = await asyncio.to_thread(_voiced, clips, limits.voices)
+        heard = alone + [await session.send(c.samples, variants.CLEAN) for c in voiced]
+        texts = [c.text for c in (*clips, *voiced)]
+        session.judge("behaviour_transcript", "transcript", heard, {"texts": texts})
     if "behaviour_invariance" in want:
         await _invariance(session, clips[: limits.invariance_clips], clean_texts, limits.variants)
     if "behaviour_max_new_tokens" in want:
@@ -170,6 +179,17 @@ async def _run(session: _Session, limits: Limits) -> None:
         together = clips[: max(2, limits.concurrency)]
         sent = await asyncio.gather(*(session.send(c.samples, variants.CLEAN) for c in together))
         session.judge("behaviour_isolation", "isolation", sent, {"alone_texts": clean_texts[: len(together)]})
+
+
+def _voiced(clips: Sequence[corpus.Clip], voices: tuple[tuple[str, int], ...]) -> list[corpus.Clip]:
+    """The clips' sentences in more espeak-ng voices (none without espeak-ng: the packaged ones stand)."""
+    if not voices or not corpus.espeak_available():
+        return []
+    return [
+        corpus.Clip(f"{c.id}-{voice}-{wpm}", c.text, corpus.espeak_sentence(c.text, voice, wpm))
+        for voice, wpm in voices
+        for c in clips
+    ]
 
 
 async def _invariance(

@@ -173,3 +173,14 @@ def test_variant_wers_reads_the_phase_cases() -> None:
     }
     verdicts = {r.check_id: r.outcome for c in session.finished for r in c.results}
     assert verdicts == {"speech_transcribed": Outcome.PASS, "speech_invariant_to_encoding": Outcome.PASS}
+
+
+@pytest.mark.skipif(not corpus.espeak_available(), reason="espeak-ng is not installed")
+def test_more_voices_render_the_same_sentences() -> None:
+    from asr_conformance.conformance.behaviour.phase import PROFILE_LIMITS, _voiced
+
+    clips = corpus.packaged()[:2]
+    voiced = _voiced(clips, PROFILE_LIMITS["default"].voices)
+    assert [c.text for c in voiced] == [c.text for c in clips] * 2
+    assert all(1.5 < c.duration_s < 6.0 for c in voiced)
+    assert _voiced(clips, ()) == []
