@@ -9,6 +9,7 @@ before they are stored, an entry is capped, and the oldest entries go when the t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -29,12 +30,26 @@ MAX_ENTRY_BYTES = 16 * 1024
 DEFAULT_JOURNAL_BYTES = 32 * 1024 * 1024
 #: strings or containers visited per entry before the rest is summarised
 _MAX_NODES = 2000
+#: entry fields the front fills with its own values (never a client's text): stored as they are
+_TRUSTED = frozenset({"headers", "method", "form", "compute_type", "audio_sha256", "outcome", "truncated"})
 #: parameter strings longer than this enter cache keys as their sha256
 MAX_KEY_CHARS = 4096
 
 
 def mask_header(name: str, value: str, token: str | None) -> str:
     """The value as the journal shows it: ``Bearer ***`` for credentials, secrets masked elsewhere."""
+    if len(value) <= 256:  # header values repeat from request to request: most cost a lookup
+        return _mask_short_header(name, value, token)
+    return scrub(value, (token,), name=name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _scrub_short(value: str, secrets: tuple[str | None, ...]) -> str:
+    return scrub(value, secrets)
+
+
+@functools.lru_cache(maxsize=4096)
+def _mask_short_header(name: str, value: str, token: str | None) -> str:
     return scrub(value, (token,), name=name)
 
 
@@ -98,21 +113,25 @@ class Journal:
         self._seq += 1
         entry["seq"] = self._seq
         entry.setdefault("time", time.time())
-        safe = {
-            k: v if k == "headers" else scrub(_bounded(v, [_MAX_NODES]), self._secrets, name=k)
-            for k, v in entry.items()
-        }
-        raw = _dumps(_finish_strings(safe))
+        safe = {k: self._safe(k, v) for k, v in entry.items()}
+        raw = _dumps(safe)
         if len(raw) > MAX_ENTRY_BYTES:
             fixed = {k: v for k, v in safe.items() if not isinstance(v, dict | list) or k == "headers"}
             fixed["truncated"] = f"entry of {len(raw)} bytes kept without its parameters"
-            raw = _dumps(_finish_strings(fixed))[: MAX_ENTRY_BYTES * 4]
+            raw = _dumps(fixed)
         if len(self._entries) == self._entries.maxlen and self._entries:
             self._bytes -= len(self._entries[0])
         self._entries.append(raw)
         self._bytes += len(raw)
         while self._bytes > self._max_bytes and len(self._entries) > 1:
             self._bytes -= len(self._entries.popleft())
+
+    def _safe(self, key: str, value: Any) -> Any:
+        if key in _TRUSTED or not isinstance(value, str | dict | list):
+            return value  # numbers, and fields the front fills itself (headers are masked already)
+        if isinstance(value, str) and len(value) <= 256:
+            return _scrub_short(value, self._secrets)  # paths and ids repeat: a lookup
+        return _finish_strings(scrub(_bounded(value, [_MAX_NODES]), self._secrets, name=key))
 
     def entries(self) -> list[dict[str, Any]]:
         return [json.loads(raw) for raw in self._entries]
