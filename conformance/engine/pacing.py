@@ -3,8 +3,9 @@
 The probe times a short clip; every answer after it refines the estimate of seconds of work per second of
 audio. A case's timeout is that estimate × its audio × the requests that may be queued ahead of it, with a
 wide margin, bounded above by ``--request-timeout``. The number of cases in flight adapts the way TCP
-congestion control does: start at 2, double while answers stay fast (slow start), then grow by one per
-window of fast answers; halve on a timeout, a 429 or a 503. ``--workers`` is the ceiling.
+congestion control does: start at 2, double while answers stay near the fastest seen (slow start), then
+grow by one per window of fast answers; shrink by a quarter when answers slow down as a queue builds at
+the target; halve on a timeout, a 429 or a 503. ``--workers`` is the ceiling.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from asr_conformance.conformance.model import CaseFinished, Outcome
 MARGIN = 8.0  # timeout = MARGIN × expected latency: a busy machine may be several times slower
 FLOOR_S = 10.0  # never less than this: connection setup, a model's first call, a GC pause
 START_WINDOW = 2
-SLOW = 3.0  # an answer slower than SLOW × expected counts as congestion for the window
+FAST = 2.0  # an answer within FAST × the fastest seen (per second of audio): room for more in flight
+QUEUED = 4.0  # beyond QUEUED × the fastest seen: requests are queueing at the target, fewer in flight
+SLACK_S = 0.25  # latency differences below this are jitter, not a queue
 #: generation parameters whose large values make decoding expensive (beams, lengths, candidates)
 EXPENSIVE_KEYS = frozenset(
     {"num_beams", "num_beam_groups", "max_new_tokens", "max_length", "min_length", "min_new_tokens", "top_k"}
@@ -73,6 +76,7 @@ class Pacer:
         self.window = float(min(START_WINDOW, self.ceiling))
         self.threshold = float(self.ceiling)  # slow start below it, additive increase above
         self.per_audio_s: float | None = None  # seconds of work per second of audio
+        self.base: float | None = None  # the fastest answer seen, per second of audio
         self.in_flight = 0
         self.peak = 0
         self.backoffs = 0
@@ -95,7 +99,8 @@ class Pacer:
         return min(self.request_timeout, max(FLOOR_S, estimate))
 
     def observe(self, case: CaseSpec, finished: CaseFinished) -> None:
-        """Grow the window on fast answers, halve it on a timeout, 429 or 503."""
+        """Grow the window while answers stay near the fastest seen, shrink it when they queue up,
+        halve it on a timeout, 429 or 503 (delay-based, the way TCP Vegas reads a queue's growth)."""
         statuses = [e.response.status for e in finished.exchanges if e.response is not None]
         if timed_out(finished) or any(s in (429, 503) for s in statuses):
             self.backoffs += 1
@@ -105,14 +110,18 @@ class Pacer:
         answered = [e.response.elapsed_s for e in finished.exchanges if e.response is not None]
         if not answered:
             return
-        slowest = max(answered)
-        expected = self.expected_s(case) * max(1.0, self.window)
+        seconds = audio_s(case)
         for elapsed in answered:
-            self.measure(elapsed / max(1.0, self.in_flight), audio_s(case))
-        if expected and slowest > SLOW * expected:
-            return  # not faster than before: hold the window
-        grow = 1.0 if self.window < self.threshold else 1.0 / self.window
-        self.window = min(float(self.ceiling), self.window + grow)
+            self.measure(elapsed / max(1, self.in_flight), seconds)
+        latency = max(answered) / seconds
+        self.base = latency if self.base is None else min(self.base, latency)
+        # Slack in seconds as well as a ratio: a fast target's milliseconds of jitter are no queue.
+        if latency > max(QUEUED * self.base, self.base + SLACK_S):
+            self.threshold = max(1.0, self.window * 0.75)
+            self.window = self.threshold
+        elif latency <= max(FAST * self.base, self.base + SLACK_S):
+            grow = 1.0 if self.window < self.threshold else 1.0 / self.window
+            self.window = min(float(self.ceiling), self.window + grow)
 
     @contextlib.asynccontextmanager
     async def slot(self, *, solo: bool = False) -> AsyncIterator[None]:

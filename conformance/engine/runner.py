@@ -134,7 +134,9 @@ class _LiveRun:
         self.on_event(self._started(planned=len(fixed) + n_fuzz))
         self.probe_accepted = accepted(first)
         if first.exchanges and first.exchanges[-1].response is not None:
-            self.pacer.measure(first.exchanges[-1].response.elapsed_s, audio_s(fixed[0]))
+            elapsed = first.exchanges[-1].response.elapsed_s
+            self.pacer.measure(elapsed, audio_s(fixed[0]))
+            self.pacer.base = elapsed / audio_s(fixed[0])
         self.emit(first)
         if loading is not None:
             self.emit(loading)

@@ -86,9 +86,12 @@ def test_the_window_grows_while_fast_and_halves_on_trouble():
         pacer.observe(case, fast)
     assert pacer.window == 16  # the ceiling (--workers)
     assert FLOOR_S <= pacer.timeout_for(case) <= 60.0
+    queued = replace(fast, exchanges=(_answer(2.0, 200),))  # 40 x the fastest: a queue at the target
+    pacer.observe(case, queued)
+    assert pacer.window == 12
     busy = replace(fast, exchanges=(_answer(0.05, 429),))
     pacer.observe(case, busy)
-    assert pacer.window == 8
+    assert pacer.window == 6
     assert Pacer(ceiling=1, request_timeout=5.0).window == 1
     long = replace(case, audio=replace(case.audio, duration_s=30.0))
     pacer.measure(2.0, 1.0)
