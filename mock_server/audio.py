@@ -34,7 +34,7 @@ from asr_conformance.mock_server.audio_bounds import (
 )
 from asr_conformance.mock_server.audio_encode import CODECS, SAMPLE_FORMATS, encode, fix_ogg_serials
 from asr_conformance.mock_server.audio_ffmpeg import decode_ffmpeg, layout_for, probe_ffmpeg, resample
-from asr_conformance.mock_server.audio_wav import parse_wav
+from asr_conformance.mock_server.audio_wav import cheap_to_decode, parse_wav
 from asr_conformance.mock_server.engine import DecodedAudio
 
 
@@ -113,6 +113,7 @@ __all__ = [
     "AudioDecodeError",
     "AudioInfo",
     "AudioTooLongError",
+    "cheap_to_decode",
     "decode",
     "encode",
     "fix_ogg_serials",

@@ -32,6 +32,24 @@ _WAVE_FORMAT_EXTENSIBLE = 0xFFFE
 _STREAMING_SIZES = (0, 0xFFFFFFFF)  # writers that cannot seek back leave these in the size fields
 
 
+def cheap_to_decode(data: bytes, target_rate: int, max_bytes: int) -> bool:
+    """True for a WAV of at most ``max_bytes`` whose ``fmt`` chunk (among the first few) says mono at
+    ``target_rate``: it decodes with numpy alone, without resampling (0.2 ms for 256 KiB, where an
+    8 kHz file of that size takes 8 ms to resample)."""
+    if len(data) > max_bytes or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return False
+    pos = 12
+    for _ in range(8):
+        if pos + 24 > len(data):
+            return False
+        (size,) = struct.unpack_from("<I", data, pos + 4)
+        if data[pos : pos + 4] == b"fmt ":
+            _, channels, rate = struct.unpack_from("<HHI", data, pos + 8)
+            return channels == 1 and rate == target_rate
+        pos += 8 + size + (size & 1)
+    return False
+
+
 def parse_wav(data: bytes, max_seconds: float | None = None) -> Wav | None:
     """Parse a PCM/float RIFF WAVE file with numpy; None when it is not one we can take this way.
 
@@ -115,4 +133,4 @@ def _wav_samples(
     return Wav(rate, channels, codec, samples.reshape(-1, channels))
 
 
-__all__ = ["Wav", "parse_wav"]
+__all__ = ["Wav", "cheap_to_decode", "parse_wav"]
