@@ -184,3 +184,17 @@ def test_more_voices_render_the_same_sentences() -> None:
     assert [c.text for c in voiced] == [c.text for c in clips] * 2
     assert all(1.5 < c.duration_s < 6.0 for c in voiced)
     assert _voiced(clips, ()) == []
+
+
+def test_cli_lists_and_checks_engine_switches() -> None:
+    from click.testing import CliRunner
+
+    from asr_conformance.cli.mock_cmd import mock
+    from asr_conformance.cli.reference_cmd import reference
+
+    listed = CliRunner().invoke(reference, ["--violate", "list"])
+    assert listed.exit_code == 0 and all(name in listed.output for name in ENGINE_VIOLATIONS)
+    refused = CliRunner().invoke(reference, ["--violate", "nope"])
+    assert refused.exit_code == 2 and "unknown ['nope']" in refused.output
+    both = CliRunner().invoke(mock, ["--violate", "list"])
+    assert "truncate-30s" in both.output and "no-chunks" in both.output
