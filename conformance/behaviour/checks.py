@@ -14,7 +14,7 @@ from typing import Any
 
 from asr_conformance.conformance.checks.base import CheckContext, Problem, Skip, check
 from asr_conformance.conformance.checks.reading import response_json
-from asr_conformance.conformance.compare.observe import normalise_transcript, wer
+from asr_conformance.conformance.transcripts import normalise_transcript, wer
 
 #: mean WER over the clean clips (tiny.en: 0.12) and the worst single clip (tiny.en: 0.38)
 MEAN_WER_BOUND = 0.35

@@ -21,12 +21,12 @@ import numpy as np
 from asr_conformance.conformance.behaviour import corpus, variants
 from asr_conformance.conformance.behaviour.checks import CHECKS, PROTOCOLS
 from asr_conformance.conformance.cases import CaseSpec
-from asr_conformance.conformance.compare.observe import wer
 from asr_conformance.conformance.engine.budget import Budget
 from asr_conformance.conformance.engine.execute import judge
 from asr_conformance.conformance.model import CaseFinished, Exchange, Request
 from asr_conformance.conformance.target import Target
 from asr_conformance.conformance.targets.http import BudgetExhausted, send_with_backoff
+from asr_conformance.conformance.transcripts import wer
 
 if TYPE_CHECKING:
     from asr_conformance.conformance.checks.base import Check

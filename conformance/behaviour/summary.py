@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from asr_conformance.conformance.behaviour.phase import text
-from asr_conformance.conformance.compare.observe import wer
 from asr_conformance.conformance.model import CaseFinished
+from asr_conformance.conformance.transcripts import wer
 
 
 def variant_wers(cases: Iterable[CaseFinished]) -> dict[str, float | None]:

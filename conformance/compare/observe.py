@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -81,24 +80,6 @@ def observe(exchange: Exchange, schema_ok: SchemaCheck) -> Observation:
     shape = error_shape(body, resp.body)
     schema = None if body is None else ("valid" if schema_ok("error", body) else "invalid")
     return Observation(status=cls, error_shape=shape, schema=schema)
-
-
-_PUNCT = re.compile(r"[^\w\s']")
-
-
-def normalise_transcript(text: str) -> str:
-    """Lower-case, no punctuation, single spaces: WER should weigh words, not formatting."""
-    return " ".join(_PUNCT.sub(" ", text.lower()).split())
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    """Word error rate of ``hypothesis`` against ``reference`` after normalisation (jiwer)."""
-    import jiwer  # only compare needs it
-
-    ref, hyp = normalise_transcript(reference), normalise_transcript(hypothesis)
-    if not ref:
-        return 0.0 if not hyp else 1.0
-    return float(jiwer.wer(ref, hyp))
 
 
 def spec_schema_check(view: str) -> SchemaCheck:
