@@ -13,8 +13,7 @@ import argparse
 import asyncio
 import time
 
-from asr_conformance.conformance.behaviour.phase import behaviour_phase
-from asr_conformance.conformance.behaviour.summary import variant_wers
+from asr_conformance.conformance.engine.behaviour_phase import behaviour_phase, variant_wers
 from asr_conformance.conformance.engine.budget import Budget
 from asr_conformance.conformance.engine.config import RunConfig, open_for
 

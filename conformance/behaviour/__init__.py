@@ -1,9 +1,4 @@
-"""Behavioural conformance: does the target hear what was said?
-
-Known speech (:mod:`.corpus`), sent in variants (:mod:`.variants`), judged by the behavioural checks
-(:mod:`.checks`) in a phase the engine runs early (:mod:`.phase`).
+"""Known speech for the behavioural checks: the packaged corpus (:mod:`.corpus`) and the variants it is
+sent in (:mod:`.variants`). The checks are :mod:`asr_conformance.conformance.checks.behaviour`; the
+engine runs them early, in :mod:`asr_conformance.conformance.engine.behaviour_phase`.
 """
-
-# The registry imports .checks; importing it first makes either entry point load the modules in the
-# same order (registry → .checks), never a half-initialised .checks.
-import asr_conformance.conformance.checks  # noqa: F401

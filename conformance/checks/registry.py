@@ -19,8 +19,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Iterable
 
-from asr_conformance.conformance.behaviour import checks as behaviour
-from asr_conformance.conformance.checks import data, http, protocols, schema, security, timestamps
+from asr_conformance.conformance.checks import behaviour, data, http, protocols, schema, security, timestamps
 from asr_conformance.conformance.checks.base import Check, CheckContext, Problem, Skip
 from asr_conformance.conformance.checks.reading import is_json_media, response_json
 from asr_conformance.conformance.model import CheckResult, Failure, Outcome, Severity

@@ -18,8 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from asr_conformance.conformance.behaviour import phase as behaviour
 from asr_conformance.conformance.cases import CaseSpec
+from asr_conformance.conformance.engine import behaviour_phase as behaviour
 from asr_conformance.conformance.engine.budget import Budget
 from asr_conformance.conformance.engine.config import (
     RunConfig,

@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 from asr_conformance.conformance.behaviour import corpus, variants
-from asr_conformance.conformance.behaviour.checks import CHECKS
-from asr_conformance.conformance.behaviour.phase import behaviour_phase
+from asr_conformance.conformance.checks.behaviour import CHECKS
+from asr_conformance.conformance.engine.behaviour_phase import behaviour_phase
 from asr_conformance.conformance.engine.budget import Budget
 from asr_conformance.conformance.engine.config import RunConfig, open_for
 from asr_conformance.conformance.model import Outcome
@@ -141,8 +141,7 @@ async def test_runner_runs_the_phase_early() -> None:
 
 
 def test_variant_wers_reads_the_phase_cases() -> None:
-    from asr_conformance.conformance.behaviour.phase import _Session
-    from asr_conformance.conformance.behaviour.summary import variant_wers
+    from asr_conformance.conformance.engine.behaviour_phase import _Session, variant_wers
     from asr_conformance.conformance.model import Exchange, Request, Response
 
     def answer(text: str) -> Exchange:
@@ -177,7 +176,7 @@ def test_variant_wers_reads_the_phase_cases() -> None:
 
 @pytest.mark.skipif(not corpus.espeak_available(), reason="espeak-ng is not installed")
 def test_more_voices_render_the_same_sentences() -> None:
-    from asr_conformance.conformance.behaviour.phase import PROFILE_LIMITS, _voiced
+    from asr_conformance.conformance.engine.behaviour_phase import PROFILE_LIMITS, _voiced
 
     clips = corpus.packaged()[:2]
     voiced = _voiced(clips, PROFILE_LIMITS["default"].voices)

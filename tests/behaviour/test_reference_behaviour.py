@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from asr_conformance.conformance.behaviour.checks import CHECKS
-from asr_conformance.conformance.behaviour.phase import Limits, behaviour_phase
+from asr_conformance.conformance.checks.behaviour import CHECKS
+from asr_conformance.conformance.engine.behaviour_phase import Limits, behaviour_phase
 from asr_conformance.conformance.engine.budget import Budget
 from asr_conformance.conformance.engine.config import RunConfig
 from asr_conformance.conformance.model import CheckResult, Outcome
