@@ -220,6 +220,50 @@ async def p_boolean_spellings(client) -> bool:
     return resp.status == 200
 
 
+async def p_speech_chunks(client) -> bool:
+    resp = await post_json(client, TIMESTAMPS)
+    body = await body_of(resp) if resp.status == 200 else {}
+    # only the empty answer: a missing key is other switches' business (no-chunks, text-missing)
+    return body.get("chunks") != [] and body.get("text") != ""
+
+
+async def p_audio_length_seconds(client) -> bool:
+    value = (await client.post(PATH, data=SPEECH)).headers.get("x-compute-audio-length", "3")
+    return abs(float(value) - 3.0) < 0.5
+
+
+async def p_compute_time_number(client) -> bool:
+    value = (await client.post(PATH, data=SPEECH)).headers.get("x-compute-time", "0")
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+async def p_large_body(client) -> bool:
+    return (await client.post(PATH, data=wav(36.0))).status == 200  # 1.15 MB: over aiohttp's 1 MiB default
+
+
+async def p_client_labels(client) -> bool:
+    return (await client.post(PATH, data=SPEECH, headers={"Content-Type": "audio/x-wav"})).status == 200
+
+
+async def p_inputs_not_read(client, tmp_dir: list[str] = []) -> bool:  # noqa: B006 (one folder per session)
+    import tempfile
+    from pathlib import Path as _Path
+
+    if not tmp_dir:
+        tmp_dir.append(tempfile.mkdtemp(prefix="asr-probe-"))
+    path = _Path(tmp_dir[0]) / "speech.wav"
+    path.write_bytes(SPEECH)
+    return (await client.post(PATH, json={"inputs": str(path)})).status != 200
+
+
+async def p_unknown_model_404(client) -> bool:
+    return (await client.post("/models/no-such/model", data=SPEECH)).status == 404
+
+
 PROBES: dict[str, Probe] = {
     "plural-chunk-key": p_chunk_key,
     "chunks-unasked": p_chunks_unasked,
@@ -253,6 +297,13 @@ PROBES: dict[str, Probe] = {
     "500-on-huge-param": p_huge_param,
     "router-path-404": p_router,
     "strict-boolean-headers": p_boolean_spellings,
+    "empty-timestamped-speech": p_speech_chunks,
+    "audio-length-ms": p_audio_length_seconds,
+    "compute-time-not-number": p_compute_time_number,
+    "small-body-limit": p_large_body,
+    "strict-client-headers": p_client_labels,
+    "inputs-dereferenced": p_inputs_not_read,
+    "any-model-id": p_unknown_model_404,
 }
 
 #: every client: short simulated loads keep the loading probes quick
@@ -261,6 +312,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "ignored-auth": {"token": "hf_secret"},
     "ignore-body-limit": {"max_body_bytes": 100_000},
     "slow": {"slow_seconds": 1.2},
+    "any-model-id": {"model_id": "openai/whisper-large-v3"},
 }
 
 
@@ -296,6 +348,8 @@ EXPECTED_OVERLAP: dict[str, list[str]] = {
     "reject-json-form": ["reject-valid-params"],
     # both concern x-wait-for-model: when waiting is ignored, no spelling of "true" can make it wait
     "ignored-wait-for-model": ["strict-boolean-headers"],
+    # an empty answer to timestamped speech has no chunks either
+    "empty-timestamped-speech": ["no-chunks"],
 }
 
 
