@@ -10,12 +10,13 @@ from itertools import combinations
 from typing import Any
 
 from asr_conformance.conformance.cases import CaseSpec
-from asr_conformance.conformance.compare.observe import DIMENSIONS, Observation, SchemaCheck, observe, wer
+from asr_conformance.conformance.compare.observe import DIMENSIONS, Observation, SchemaCheck, observe
 from asr_conformance.conformance.model import (
     CaseFinished,
     Outcome,
 )
 from asr_conformance.conformance.target import TargetInfo
+from asr_conformance.conformance.transcripts import wer
 
 DEFAULT_WER_THRESHOLD = 0.5
 

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from asr_conformance.conformance.engine.behaviour_phase import BEHAVIOUR_IDS
 from asr_conformance.conformance.engine.config import RunConfig, selected_checks, suite_version
 from asr_conformance.conformance.engine.execute import exit_code, judge
 from asr_conformance.conformance.model import (
@@ -53,6 +54,7 @@ async def replay_run(
     )
     # Repro commands of a replay should point at the server that was recorded, not at the file.
     judged_as = dataclasses.replace(info, model_url=cassette.base_url)
+    behaviour_checks = [c for c in checks if c.id in BEHAVIOUR_IDS]
     results: list[CheckResult] = []
     for recorded in cassette.cases:
         finished = judge(
@@ -60,7 +62,8 @@ async def replay_run(
             recorded.exchanges,
             judged_as,
             config,
-            checks=checks,
+            # the behaviour phase judges its cases with the behavioural checks only, live and replayed
+            checks=behaviour_checks if recorded.case.phase == "behaviour" else checks,
             meta={
                 "recorded": {
                     "suite_version": cassette.run.suite_version,
