@@ -51,8 +51,11 @@ async def read_body(request: web.Request, config: MockConfig) -> bytes:
     if enforce and declared is not None and declared > limit:
         raise Reply(413, too_large(declared, limit))
     try:
-        async with asyncio.timeout(config.read_timeout):
+        if request.content.is_eof():  # all there already (most bodies): no timer to arm and cancel
             body = await request.read()
+        else:
+            async with asyncio.timeout(config.read_timeout):
+                body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise Reply(413, too_large(None, limit)) from None
     except TimeoutError:

@@ -32,6 +32,7 @@ DEFAULT_JOURNAL_BYTES = 32 * 1024 * 1024
 _MAX_NODES = 2000
 #: entry fields the front fills with its own values (never a client's text): stored as they are
 _TRUSTED = frozenset({"headers", "method", "form", "compute_type", "audio_sha256", "outcome", "truncated"})
+_CLIENT_TYPES = (str, dict, list)
 #: parameter strings longer than this enter cache keys as their sha256
 MAX_KEY_CHARS = 4096
 
@@ -113,7 +114,11 @@ class Journal:
         self._seq += 1
         entry["seq"] = self._seq
         entry.setdefault("time", time.time())
-        safe = {k: self._safe(k, v) for k, v in entry.items()}
+        safe = {
+            # numbers, and the fields the front fills itself, as they are; client text scrubbed
+            k: v if k in _TRUSTED or not isinstance(v, _CLIENT_TYPES) else self._safe(k, v)
+            for k, v in entry.items()
+        }
         raw = _dumps(safe)
         if len(raw) > MAX_ENTRY_BYTES:
             fixed = {k: v for k, v in safe.items() if not isinstance(v, dict | list) or k == "headers"}
@@ -127,8 +132,6 @@ class Journal:
             self._bytes -= len(self._entries.popleft())
 
     def _safe(self, key: str, value: Any) -> Any:
-        if key in _TRUSTED or not isinstance(value, str | dict | list):
-            return value  # numbers, and fields the front fills itself (headers are masked already)
         if isinstance(value, str) and len(value) <= 256:
             return _scrub_short(value, self._secrets)  # paths and ids repeat: a lookup
         return _finish_strings(scrub(_bounded(value, [_MAX_NODES]), self._secrets, name=key))
