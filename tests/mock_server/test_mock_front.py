@@ -231,6 +231,7 @@ async def test_wrong_type_for_each_parameter_names_the_field(client, path, value
 
 async def test_spec_must_reject_values_are_rejected(client) -> None:
     from asr_conformance import spec
+
     for path, domain in spec.domains().items():
         if path.startswith("header:") or path == "inputs" or not path.startswith("parameters"):
             continue
@@ -247,6 +248,7 @@ async def test_spec_must_reject_values_are_rejected(client) -> None:
 
 async def test_spec_implementation_defined_values_never_5xx(client) -> None:
     from asr_conformance import spec
+
     for path, domain in spec.domains().items():
         if not path.startswith("parameters"):
             continue
@@ -590,6 +592,7 @@ async def test_documented_view_uses_plural_key(make_client) -> None:
 
 async def test_every_answer_follows_the_spec_header_rules(make_client) -> None:
     from asr_conformance import spec
+
     rules = spec.response_headers()
     client = await make_client(token="t", max_body_bytes=60_000)
     auth = {"Authorization": "Bearer t"}
