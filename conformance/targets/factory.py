@@ -50,21 +50,27 @@ async def open_target(
     info = TargetInfo(
         name=public_url(url),
         model_url=url,
-        exposes_mock_controls=await _has_mock_controls(url),
+        exposes_mock_controls=await _has_mock_controls(url, token),
         has_token=bool(token),
         max_body_bytes=max_body_bytes,
     )
     return HttpTarget(url, info=info, token=token, headers=headers)
 
 
-async def _has_mock_controls(model_url: str) -> bool:
-    """True when the server has the mock's control API (``/__mock/requests``): fault headers are safe."""
+async def _has_mock_controls(model_url: str, token: str | None = None) -> bool:
+    """True when the server has the mock's control API (``/__mock/requests``): fault headers are safe.
+
+    A mock started with ``--token`` guards its controls with it, so the token goes along (the model URL's
+    own server: the token is meant for it anyway)."""
     parts = urlsplit(model_url)
     origin = f"{parts.scheme}://{parts.netloc}"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         async with (
             aiohttp.ClientSession() as session,
-            session.head(origin + "/__mock/requests", timeout=aiohttp.ClientTimeout(total=5)) as resp,
+            session.head(
+                origin + "/__mock/requests", headers=headers, timeout=aiohttp.ClientTimeout(total=5)
+            ) as resp,
         ):
             return resp.status == 200
     except (aiohttp.ClientError, OSError, TimeoutError):
