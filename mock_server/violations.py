@@ -52,7 +52,6 @@ VIOLATIONS: dict[str, str] = {
 }
 
 
-
 def dereference(inputs: object) -> bytes | None:
     """The ``inputs-dereferenced`` switch: what a server that treats ``inputs`` as a file or URL reads.
 

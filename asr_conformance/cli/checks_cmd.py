@@ -65,6 +65,7 @@ def explain(check_id: str) -> None:
 def _describe_ref(ref: str) -> str:
     """The erratum title or the table row description behind a spec reference."""
     from asr_conformance import spec
+
     for erratum in spec.errata():
         if erratum.id == ref:
             return f" — {erratum.title}"

@@ -274,6 +274,4 @@ async def _serve(
     click.echo("proxy stopped")
 
 
-
-
 __all__ = ["compare", "proxy"]
