@@ -60,6 +60,7 @@ KEYS: dict[str, Key] = {
     "checks": Key(list, help="check ids (a list, or one comma-separated string)"),
     "exclude_checks": Key(list),
     "include_legacy": Key(bool),
+    "model_must_match": Key(bool, help="an unknown model id must get 404 (a multi-model server)"),
     "max_requests": Key(int, minimum=1),
     "max_body_bytes": Key(int, minimum=1),
     "record": Key(Path),

@@ -97,6 +97,12 @@ def _color() -> bool:
 @click.option("--checks", "checks", multiple=True, help="Only these check ids (comma-separated, repeatable).")
 @click.option("--exclude-checks", multiple=True, help="Leave these check ids out.")
 @click.option("--include-legacy", is_flag=True, default=None, help="Also run checks of legacy behaviour.")
+@click.option(
+    "--model-must-match",
+    is_flag=True,
+    default=None,
+    help="The target serves named models: an unknown model id must get 404 (error, not a warning).",
+)
 @click.option("--dry-run", is_flag=True, help="Show the planned cases; send nothing.")
 @click.option("--max-requests", type=click.IntRange(min=1), help="Request budget (retries included).")
 @click.option(
@@ -184,6 +190,7 @@ def _build_config(opts: dict[str, Any], settings: dict[str, Any]) -> Any:
         dry_run=opts["dry_run"],
         report_dir=_path(_pick(opts["report_dir"], settings, "report_dir")),
         include_legacy=bool(_pick(opts["include_legacy"], settings, "include_legacy")),
+        model_must_match=bool(_pick(opts["model_must_match"], settings, "model_must_match")),
         max_body_bytes=_pick(opts["max_body_bytes"], settings, "max_body_bytes"),
         mock_violate=violate,
         record=_path(_pick(opts["record"], settings, "record")),

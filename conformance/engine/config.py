@@ -53,6 +53,7 @@ class RunConfig:
     max_retries: int = 2  # on 429/503, after the delay the target asks for
     max_retry_wait_s: float = 30.0
     ready_timeout_s: float = 120.0  # how long the probe waits for a loading model
+    model_must_match: bool = False  # an unknown model id must get 404 (--model-must-match)
 
 
 def suite_version() -> str:

@@ -3,9 +3,9 @@
 The probe times a short clip; every answer after it refines the estimate of seconds of work per second of
 audio. A case's timeout is that estimate × its audio × the requests that may be queued ahead of it, with a
 wide margin, bounded above by ``--request-timeout``. The number of cases in flight adapts the way TCP
-congestion control does: start at 2, double while answers stay near the fastest seen (slow start), then
-grow by one per window of fast answers; shrink by a quarter when answers slow down as a queue builds at
-the target; halve on a timeout, a 429 or a 503. ``--workers`` is the ceiling.
+congestion control does: start at 2, double while answers stay near the fastest seen for audio of that
+length (slow start), then grow by one per window of fast answers; shrink by a quarter when answers slow
+down as a queue builds at the target; halve on a timeout, a 429 or a 503. ``--workers`` is the ceiling.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ START_WINDOW = 2
 FAST = 2.0  # an answer within FAST × the fastest seen (per second of audio): room for more in flight
 QUEUED = 4.0  # beyond QUEUED × the fastest seen: requests are queueing at the target, fewer in flight
 SLACK_S = 0.25  # latency differences below this are jitter, not a queue
+#: the window compares an answer with the fastest seen for audio of about the same length (buckets of
+#: this many seconds): a target's fixed cost per request and its cost per second of audio both cancel out
+BUCKET_S = 0.5
 #: generation parameters whose large values make decoding expensive (beams, lengths, candidates)
 EXPENSIVE_KEYS = frozenset(
     {"num_beams", "num_beam_groups", "max_new_tokens", "max_length", "min_length", "min_new_tokens", "top_k"}
@@ -76,7 +79,7 @@ class Pacer:
         self.window = float(min(START_WINDOW, self.ceiling))
         self.threshold = float(self.ceiling)  # slow start below it, additive increase above
         self.per_audio_s: float | None = None  # seconds of work per second of audio
-        self.base: float | None = None  # the fastest answer seen, per second of audio
+        self.bases: dict[tuple[int, int], float] = {}  # fastest answer per (status class, audio bucket)
         self.in_flight = 0
         self.peak = 0
         self.backoffs = 0
@@ -101,27 +104,41 @@ class Pacer:
     def observe(self, case: CaseSpec, finished: CaseFinished) -> None:
         """Grow the window while answers stay near the fastest seen, shrink it when they queue up,
         halve it on a timeout, 429 or 503 (delay-based, the way TCP Vegas reads a queue's growth)."""
-        statuses = [e.response.status for e in finished.exchanges if e.response is not None]
+        # a 503 the case asked for (a mock fault: the loading scenario) says nothing about congestion
+        statuses = [
+            e.response.status
+            for e in finished.exchanges
+            if e.response is not None and e.request.header("x-mock-fault") is None
+        ]
         if timed_out(finished) or any(s in (429, 503) for s in statuses):
             self.backoffs += 1
             self.threshold = max(1.0, self.window / 2)
             self.window = self.threshold
             return
-        answered = [e.response.elapsed_s for e in finished.exchanges if e.response is not None]
-        if not answered:
+        answers = [e.response for e in finished.exchanges if e.response is not None]
+        if not answers:
             return
         seconds = audio_s(case)
-        for elapsed in answered:
-            self.measure(elapsed / max(1, self.in_flight), seconds)
-        latency = max(answered) / seconds
-        self.base = latency if self.base is None else min(self.base, latency)
+        for answer in answers:
+            self.measure(answer.elapsed_s / max(1, self.in_flight), seconds)
+        slowest = max(answers, key=lambda a: a.elapsed_s)
+        # a refusal costs no decoding: it is compared with refusals only, never with transcriptions
+        latency = slowest.elapsed_s
+        base = self.record_base(latency, seconds, kind=slowest.status // 100)
         # Slack in seconds as well as a ratio: a fast target's milliseconds of jitter are no queue.
-        if latency > max(QUEUED * self.base, self.base + SLACK_S):
+        if latency > max(QUEUED * base, base + SLACK_S):
             self.threshold = max(1.0, self.window * 0.75)
             self.window = self.threshold
-        elif latency <= max(FAST * self.base, self.base + SLACK_S):
+        elif latency <= max(FAST * base, base + SLACK_S):
             grow = 1.0 if self.window < self.threshold else 1.0 / self.window
             self.window = min(float(self.ceiling), self.window + grow)
+
+    def record_base(self, latency_s: float, audio_duration_s: float, kind: int = 2) -> float:
+        """Fold an answer into the fastest seen for its audio length and status class; returns it."""
+        bucket = (kind, round(audio_duration_s / BUCKET_S))
+        base = min(self.bases.get(bucket, latency_s), latency_s)
+        self.bases[bucket] = base
+        return base
 
     @contextlib.asynccontextmanager
     async def slot(self, *, solo: bool = False) -> AsyncIterator[None]:

@@ -9,11 +9,12 @@ examples → coverage → fuzz. A failure with a new dedup key is shrunk before 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,13 @@ from asr_conformance.conformance.engine.execute import (
     failures_of,
     now,
 )
-from asr_conformance.conformance.engine.pacing import Pacer, audio_s, expensive, not_judged, timed_out
+from asr_conformance.conformance.engine.pacing import (
+    Pacer,
+    audio_s,
+    expensive,
+    not_judged,
+    timed_out,
+)
 from asr_conformance.conformance.engine.probe import probe
 from asr_conformance.conformance.engine.repro import write_bodies
 from asr_conformance.conformance.engine.shrinking import with_shrunk
@@ -54,6 +61,7 @@ from asr_conformance.conformance.model import (
     RunStarted,
 )
 from asr_conformance.conformance.target import Target
+from asr_conformance.conformance.targets.canary import start as start_canary
 from asr_conformance.conformance.targets.http import BudgetExhausted
 
 from asr_conformance import spec
@@ -89,12 +97,33 @@ async def run(
             from asr_conformance.conformance.engine.replay import replay_run
 
             return await replay_run(config, on_event, target=target)  # type: ignore[arg-type]
-        live = _LiveRun(config, on_event, target, stop or asyncio.Event())
-        live.notify = notify
-        return await live.run()
+        with _canary_and_flags(target, config):
+            live = _LiveRun(config, on_event, target, stop or asyncio.Event())
+            live.notify = notify
+            return await live.run()
     finally:
         if owned:
             await target.close()
+
+
+@contextlib.contextmanager
+def _canary_and_flags(target: Target, config: RunConfig) -> Iterator[None]:
+    """What the target's info learns for the run alone: the canary a URL-fetching server would hit (see
+    ``targets.canary``) and ``--model-must-match``; the caller's info is restored afterwards."""
+    original = target.info
+    canary = start_canary(original.model_url) if original.model_url else None
+    target.info = replace(
+        original,
+        canary_url=canary.base_url if canary else None,
+        canary_hits=canary.hits if canary else None,
+        model_must_match=config.model_must_match or original.model_must_match,
+    )
+    try:
+        yield
+    finally:
+        target.info = original
+        if canary is not None:
+            canary.close()
 
 
 class _LiveRun:
@@ -136,7 +165,7 @@ class _LiveRun:
         if first.exchanges and first.exchanges[-1].response is not None:
             elapsed = first.exchanges[-1].response.elapsed_s
             self.pacer.measure(elapsed, audio_s(fixed[0]))
-            self.pacer.base = elapsed / audio_s(fixed[0])
+            self.pacer.record_base(elapsed, audio_s(fixed[0]))
         self.emit(first)
         if loading is not None:
             self.emit(loading)
@@ -147,13 +176,18 @@ class _LiveRun:
                 self.emit(finished)
             self.unplanned += len(heard)
         try:
-            await self.run_cases([c for c in fixed[1:] if not expensive(c)])
+            await self.run_cases([c for c in fixed[1:] if not self.expensive(c)])
         finally:
             fuzz_cases = for_checks(config, await drawn, self.target.info)
-        await self.run_cases([c for c in fuzz_cases if not expensive(c)])
+        await self.run_cases([c for c in fuzz_cases if not self.expensive(c)])
         # Last, one at a time: cases a faithful target may take minutes over must not hold up the others.
-        await self.run_cases([c for c in (*fixed[1:], *fuzz_cases) if expensive(c)])
+        await self.run_cases([c for c in (*fixed[1:], *fuzz_cases) if self.expensive(c)])
         return self.finish(planned=len(fixed) + len(fuzz_cases) + self.unplanned)
+
+    def expensive(self, case: CaseSpec) -> bool:
+        """Sent last and alone: a large-beam case may take a real engine minutes. A mock's cost does not
+        depend on the parameters (its transcripts are synthetic), so it takes them with the rest."""
+        return expensive(case) and not self.target.info.is_mock
 
     def _started(self, planned: int) -> RunStarted:
         return RunStarted(
@@ -245,7 +279,7 @@ class _LiveRun:
         """One case within the pacer's window and with its own timeout. A timeout while other requests
         were in flight may be the queue's, not the case's: the case is sent again, alone, under
         ``--request-timeout``. An expensive case that still gets no answer is not judged."""
-        alone = expensive(case)
+        alone = self.expensive(case)
         async with self.pacer.slot(solo=alone):
             crowded = self.pacer.in_flight > 1 or self.pacer.peak > 1
             # A loading scenario waits for a model on purpose: its time says nothing about speed.
