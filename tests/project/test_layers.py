@@ -21,7 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 #: repository folder -> where the package-dir mapping puts it inside asr_conformance/
-MAPPED = {"spec": "spec", "mock_server": "mock_server", "reference": "reference", "conformance": "conformance"}
+MAPPED = {name: name for name in ("spec", "mock_server", "reference", "conformance")}
 SOURCE_DIRS = ("asr_conformance", *MAPPED)
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80
