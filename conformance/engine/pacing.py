@@ -18,6 +18,7 @@ from typing import Any
 
 from asr_conformance.conformance.cases import CaseSpec
 from asr_conformance.conformance.model import CaseFinished, Outcome
+from asr_conformance.conformance.target import TargetInfo
 
 MARGIN = 8.0  # timeout = MARGIN × expected latency: a busy machine may be several times slower
 FLOOR_S = 10.0  # never less than this: connection setup, a model's first call, a GC pause
@@ -49,6 +50,12 @@ def expensive(case: CaseSpec) -> bool:
         if (key in EXPENSIVE_KEYS and abs(value) >= EXPENSIVE_AT) or (key == "penalty_alpha" and value > 1):
             return True
     return False
+
+
+def sent_last(case: CaseSpec, info: TargetInfo) -> bool:
+    """Sent last and alone: an expensive case may take a real engine minutes. A mock's cost does not
+    depend on the parameters (its transcripts are synthetic), so it takes them with the rest."""
+    return expensive(case) and not info.is_mock
 
 
 def audio_s(case: CaseSpec) -> float:
@@ -171,4 +178,4 @@ class Pacer:
         }
 
 
-__all__ = ["Pacer", "audio_s", "expensive", "not_judged", "timed_out"]
+__all__ = ["Pacer", "audio_s", "expensive", "not_judged", "sent_last", "timed_out"]

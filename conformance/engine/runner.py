@@ -42,8 +42,8 @@ from asr_conformance.conformance.engine.execute import (
 from asr_conformance.conformance.engine.pacing import (
     Pacer,
     audio_s,
-    expensive,
     not_judged,
+    sent_last,
     timed_out,
 )
 from asr_conformance.conformance.engine.probe import probe
@@ -185,9 +185,7 @@ class _LiveRun:
         return self.finish(planned=len(fixed) + len(fuzz_cases) + self.unplanned)
 
     def expensive(self, case: CaseSpec) -> bool:
-        """Sent last and alone: a large-beam case may take a real engine minutes. A mock's cost does not
-        depend on the parameters (its transcripts are synthetic), so it takes them with the rest."""
-        return expensive(case) and not self.target.info.is_mock
+        return sent_last(case, self.target.info)
 
     def _started(self, planned: int) -> RunStarted:
         return RunStarted(

@@ -99,7 +99,8 @@ class CassetteRecorder:
     def _target_info_json(self, info: TargetInfo | None) -> dict[str, Any] | None:
         if info is None:
             return None
-        data = dataclasses.asdict(info)
+        # the canary's hit counter is a live object of this run, not data (and cannot be copied)
+        data = {f.name: getattr(info, f.name) for f in dataclasses.fields(info) if f.name != "canary_hits"}
         data["name"] = self._clean(info.name)
         data["model_url"] = self._clean(info.model_url)
         return data

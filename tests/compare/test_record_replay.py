@@ -56,7 +56,11 @@ async def test_replay_gives_the_recorded_verdicts(recording):
     now = verdicts((e.case_id, e.results) for e in cases)
     assert {k for k in recorded.keys() - now.keys()} == {k for k in recorded if k[1] in LIVE_ONLY}
     assert now.keys() <= recorded.keys()
-    assert {k: recorded[k] for k in now} == now
+    # the URL probe's verdict rests on the live canary's hits, which a recording cannot replay (SKIP)
+    canary = {k for k in now if k[1] == "inputs_not_dereferenced"}
+    assert all(now[k] in ("skip", recorded[k]) for k in canary)
+    rest = now.keys() - canary
+    assert {k: recorded[k] for k in rest} == {k: now[k] for k in rest}
     assert sum(v == "fail" for v in now.values()) > 50  # chunks-unasked fails every success
     assert finished.exit_code == 1
 

@@ -309,7 +309,10 @@ SCENARIOS: dict[str, tuple[Callable[[], CheckContext], Callable[[], CheckContext
 
 
 def test_every_check_has_a_scenario() -> None:
-    assert sorted(SCENARIOS) == sorted(chk.id for chk in all_checks())
+    # the behavioural checks are proven on real speech instead: tests/behaviour (tiny.en and the mock)
+    from asr_conformance.conformance.engine.behaviour_phase import BEHAVIOUR_IDS
+
+    assert sorted(SCENARIOS) == sorted(chk.id for chk in all_checks() if chk.id not in BEHAVIOUR_IDS)
 
 
 @pytest.mark.parametrize("check_id", sorted(SCENARIOS))

@@ -99,9 +99,12 @@ def test_the_window_grows_while_fast_and_halves_on_trouble():
 
 
 def test_expensive_cases_are_planned_last():
-    cases = plan(RunConfig(profile="quick", seed=1, max_examples=0), offline_info(RunConfig()))
+    engine = replace(offline_info(RunConfig()), is_mock=False)  # a real engine: cost follows parameters
+    cases = plan(RunConfig(profile="quick", seed=1, max_examples=0), engine)
     flags = [expensive(c) for c in cases]
     assert any(flags) and flags == sorted(flags)
+    mock = plan(RunConfig(profile="quick", seed=1, max_examples=0), offline_info(RunConfig()))
+    assert [expensive(c) for c in mock] != sorted(expensive(c) for c in mock)  # the mock: plan order
     beams = next(c for c in cases if "num_beams: integer 64" in (c.mutation or ""))
     assert expensive(beams)
 
