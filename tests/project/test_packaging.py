@@ -9,7 +9,6 @@ runs the quick profile against the in-process mock from a temporary working dire
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -20,16 +19,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def source_copy(dest: Path) -> Path:
-    """The files a build reads, copied: concurrent builds (pytest -n) never share a build/ folder."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build")
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        shutil.copy2(ROOT / name, dest / name)
-    for folder in ("asr_conformance", "spec", "mock_server", "reference", "conformance"):
-        shutil.copytree(ROOT / folder, dest / folder, ignore=ignore)
-    return dest
 
 
 def _pyproject() -> dict:
@@ -64,13 +53,8 @@ def test_metadata_is_publishable() -> None:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    src = source_copy(tmp_path_factory.mktemp("src"))
-    cmd = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out)]
-    subprocess.run([*cmd, str(src)], check=True, capture_output=True, timeout=300)
-    (built,) = out.glob("asr_conformance-*.whl")
-    return built
+def wheel(built_wheel: Path) -> Path:
+    return built_wheel
 
 
 def test_wheel_holds_the_data_and_the_marker(wheel: Path) -> None:

@@ -38,16 +38,6 @@ asyncio.run(main())
 '''
 
 
-def source_copy(dest: Path) -> Path:
-    """The files a build reads, copied: concurrent builds (pytest -n) never share a build/ folder."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build")
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        shutil.copy2(ROOT / name, dest / name)
-    for folder in ("asr_conformance", "spec", "mock_server", "reference", "conformance"):
-        shutil.copytree(ROOT / folder, dest / folder, ignore=ignore)
-    return dest
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,13 +50,10 @@ def port_is_closed(port: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def python_bin(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def python_bin(tmp_path_factory: pytest.TempPathFactory, built_wheel: Path) -> tuple[Path, Path]:
     """A clean venv (with pip, as setup-python gives) whose dependencies come from this venv, and a wheel."""
     base = tmp_path_factory.mktemp("ci")
-    cmd = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(base)]
-    src = source_copy(tmp_path_factory.mktemp("src"))
-    subprocess.run([*cmd, str(src)], check=True, capture_output=True, timeout=300)
-    (wheel,) = base.glob("asr_conformance-*.whl")
+    wheel = built_wheel
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
     site = subprocess.run(
