@@ -3,7 +3,8 @@
 Files written into the report directory:
 
 =========================  ===============================================================================
-``compare.md``             the matrices, the WER table and the disagreements, for a terminal or a PR note
+``compare.md``             the matrices, the WER tables (transcripts between targets; behaviour: each
+                           target's WER per variant of the known speech) and the disagreements
 ``compare.html``           the same, one self-contained page
 ``compare.json``           everything, machine-readable
 ``badges/<target>.json``   a shields.io endpoint badge per target: ``NN% conformant``
@@ -113,6 +114,7 @@ def _tables(result: CompareResult) -> dict[str, tuple[list[str], list[list[str]]
             for (a, b), p in result.pairs.items()
         ],
     )
+    tables.update(_behaviour_tables(result))
     tables["Disagreements"] = (
         ["case", "exchange", "dimension", *labels, "note"],
         [
@@ -127,6 +129,32 @@ def _tables(result: CompareResult) -> dict[str, tuple[list[str], list[list[str]]
         ],
     )
     return tables
+
+
+def _behaviour_tables(result: CompareResult) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """The behaviour section: who was judged, WER per variant, and where the targets diverge."""
+    section = result.behaviour
+    if section is None:
+        return {}
+    labels = result.labels
+    heard = {
+        label: "not judged: " + t.not_judged if t.not_judged else "judged (the probe clip was understood)"
+        for label, t in section.targets.items()
+    }
+    return {
+        "Behaviour: does each target hear the known speech?": (
+            ["target", "behaviour"],
+            [[label, heard[label]] for label in labels],
+        ),
+        "Behaviour: WER per variant against the known text (change against the target's own clean WER)": (
+            ["variant", *labels],
+            [[v, *(section.targets[label].show(v) for label in labels)] for v in section.variants],
+        ),
+        "Behaviour: variants on which the targets diverge": (
+            ["variant", *labels, "note"],
+            [[d.variant, *(d.values.get(x, "—") for x in labels), d.note] for d in section.divergences],
+        ),
+    }
 
 
 def _intro(result: CompareResult) -> list[str]:

@@ -1,5 +1,4 @@
-"""Accumulating a comparison: per-target verdicts, pair agreement, differences, the result a report shows.
-"""
+"""Accumulating a comparison: per-target verdicts, pair agreement, differences, the result a report shows."""
 
 from __future__ import annotations
 
@@ -10,6 +9,7 @@ from itertools import combinations
 from typing import Any
 
 from asr_conformance.conformance.cases import CaseSpec
+from asr_conformance.conformance.compare.behaviour import BehaviourSection, section
 from asr_conformance.conformance.compare.observe import DIMENSIONS, Observation, SchemaCheck, observe
 from asr_conformance.conformance.model import (
     CaseFinished,
@@ -96,6 +96,7 @@ class CompareResult:
     spec_view: str = "served"
     suite_version: str = ""
     notes: list[str] = field(default_factory=list)
+    behaviour: BehaviourSection | None = None  # None: no behaviour phase (profile, --checks)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -130,6 +131,7 @@ class CompareResult:
             "spec_view": self.spec_view,
             "suite_version": self.suite_version,
             "notes": self.notes,
+            "behaviour": None if self.behaviour is None else self.behaviour.to_json(),
         }
 
 
@@ -195,12 +197,29 @@ class Comparison:
                 self.pairs[(a, b)].wer_note = MOCK_WER_NOTE.format(who=who)
         self.differences: list[Difference] = []
         self.cases = 0
+        # each target's behaviour-phase cases: they differ between targets (a deaf one gets SKIPs after
+        # the probe), so they are summarised per target, not compared case by case
+        self.behaviour: dict[str, list[CaseFinished]] | None = None
+
+    def add_behaviour(self, label: str, events: Sequence[CaseFinished]) -> None:
+        """Take one target's behaviour-phase cases (its verdicts count in its summary too)."""
+        for event in events:
+            self.targets[label].add(event)
+        self._behaviour_cases()[label].extend(events)
+
+    def _behaviour_cases(self) -> dict[str, list[CaseFinished]]:
+        if self.behaviour is None:
+            self.behaviour = {x: [] for x in self.labels}
+        return self.behaviour
 
     def add(self, case: CaseSpec, events: dict[str, CaseFinished]) -> None:
         """Take one case's result from every target."""
         self.cases += 1
         for label, event in events.items():
             self.targets[label].add(event)
+        if any(e.phase == "behaviour" for e in events.values()):  # a recording's behaviour phase
+            for label, event in events.items():
+                self._behaviour_cases()[label].append(event)
         observed = {
             label: [observe(x, self.schema_ok) for x in event.exchanges] for label, event in events.items()
         }
@@ -262,6 +281,7 @@ class Comparison:
             differences=self.differences,
             cases=self.cases,
             wer_threshold=self.wer_threshold,
+            behaviour=None if self.behaviour is None else section(self.behaviour),
             **run,
         )
 

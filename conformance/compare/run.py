@@ -15,6 +15,9 @@ and, on speech cases answered 2xx by both, by word error rate between the transc
 punctuation removed). WER is only meaningful between real ASR engines: a pair that includes a mock (whose
 transcripts are synthetic) gets no WER, and the report says so.
 
+Before the planned cases every target gets the behaviour phase of a run (known speech in each variant,
+:mod:`.behaviour`): WER per variant against the known text, and the variants on which targets diverge.
+
 Each target's own check verdicts are kept too: the targets × checks matrix and the badges come from them.
 """
 
@@ -27,9 +30,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from asr_conformance.conformance.cases import CaseSpec
+from asr_conformance.conformance.compare.behaviour import send_corpus
 from asr_conformance.conformance.compare.observe import spec_schema_check
 from asr_conformance.conformance.compare.result import (
     DEFAULT_WER_THRESHOLD,
@@ -38,6 +43,7 @@ from asr_conformance.conformance.compare.result import (
     common_info,
     labels_for,
 )
+from asr_conformance.conformance.engine import behaviour_phase
 from asr_conformance.conformance.engine.budget import Budget
 from asr_conformance.conformance.engine.config import (
     RunConfig,
@@ -119,6 +125,7 @@ async def run_compare(
     on_open: Callable[[Sequence[Target]], None] | None = None,
     synthetic: Sequence[str] = (),
     select: Callable[[list[CaseSpec]], list[CaseSpec]] | None = None,
+    behaviour_limits: behaviour_phase.Limits | None = None,
 ) -> CompareResult:
     """Open every target, send them the same cases, and compare.
 
@@ -129,7 +136,8 @@ async def run_compare(
     RunFinished), for cassette recorders and report writers. ``config.max_requests`` is per target.
     ``synthetic``: target spellings (as in ``specs``) whose transcripts are synthetic, e.g. a mock reached
     by URL, which HTTP alone cannot tell from a real engine; the in-process mock is known to be one.
-    ``select`` narrows the planned cases (keep the first: it is the probe).
+    ``select`` narrows the planned cases (keep the first: it is the probe). ``behaviour_limits``: how
+    much of the known-speech corpus goes to each target (default: the profile's, as in a run).
     """
     if config.seed is None:
         config = replace(config, seed=random.SystemRandom().randrange(2**31))
@@ -141,14 +149,18 @@ async def run_compare(
         infos = [t.info for t in targets]
         labels = labels_for(infos)
         checks = selected_checks(config)
-        cases, execute, cassette, notes = _cases_and_executor(targets, config, checks)
+        budgets = [Budget(config.max_requests) for _ in targets]
+        cases, execute, cassette, notes = _cases_and_executor(targets, config, checks, budgets)
         if select is not None:
             cases = select(cases)
         comparison = Comparison(
             labels, infos, spec_schema_check(config.spec_view), wer_threshold=wer_threshold
         )
         streams = [_EventStream(i, t.info, config, checks, on_event) for i, t in enumerate(targets)]
-        left_out = await _send_all(cases, targets, execute, comparison, streams, config)
+        corpus = None  # a recording brings its own behaviour cases; live targets get the corpus
+        if cassette is None and behaviour_phase.enabled(config.profile, checks):
+            corpus = partial(send_corpus, targets, config, budgets, checks, behaviour_limits)
+        left_out = await _send_all(cases, targets, execute, comparison, streams, config, corpus)
         if left_out:
             notes.append(
                 f"{left_out} planned cases were not sent to every target (--max-requests) and are left out."
@@ -186,12 +198,11 @@ async def _open_all(
 
 
 def _cases_and_executor(
-    targets: Sequence[Target], config: RunConfig, checks: Sequence[Any]
+    targets: Sequence[Target], config: RunConfig, checks: Sequence[Any], budgets: Sequence[Budget]
 ) -> tuple[list[CaseSpec], Executor, CassetteTarget | None, list[str]]:
     """The cases to compare (planned, or a cassette's) and how one case is sent to one target."""
     from asr_conformance.conformance.targets.replay import CassetteTarget
 
-    budgets = [Budget(config.max_requests) for _ in targets]
     cassette = next((t for t in targets if isinstance(t, CassetteTarget)), None)
     recorded: dict[str, tuple[Exchange, ...]] = {}
     notes: list[str] = []
@@ -226,8 +237,10 @@ async def _send_all(
     comparison: Comparison,
     streams: Sequence[_EventStream],
     config: RunConfig,
+    corpus: Callable[[], Awaitable[list[list[CaseFinished]]]] | None = None,
 ) -> int:
-    """Probe, then every case to every target; returns how many cases were left out."""
+    """Probe, the known-speech corpus (``corpus``), then every case to every target; returns how many
+    cases were left out."""
     labels = comparison.labels
 
     def on_case(case: CaseSpec, events: dict[str, CaseFinished]) -> None:
@@ -245,6 +258,12 @@ async def _send_all(
             comparison.add(cases[0], events)
         else:
             left_out += 1
+    if corpus is not None:  # early, as in a run: does each target hear?
+        for stream, label, heard in zip(streams, labels, await corpus(), strict=True):
+            for finished in heard:
+                stream.case(finished)
+            comparison.add_behaviour(label, heard)
+    if cases:
         left_out += await compare_cases(
             cases[1:],
             targets,
@@ -334,6 +353,7 @@ class _EventStream:
 
 def _upstream_commit() -> str:
     from asr_conformance import spec
+
     return spec.UPSTREAM.commit
 
 
