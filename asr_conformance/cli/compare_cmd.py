@@ -197,6 +197,7 @@ async def _compare(
         agreement = "—" if stats.agreement is None else f"{stats.agreement * 100:.1f}%"
         wer = f", mean WER {stats.mean_wer:.3f}" if stats.mean_wer is not None else ""
         click.echo(f"  {a} ↔ {b}: {agreement} of cases agree{wer}")
+    _echo_behaviour(result)
     click.echo(f"{len(result.differences)} disagreements; report: {written['markdown']}, {written['html']}")
     if record is not None:
         for recorder in recorders.values():
@@ -272,6 +273,19 @@ async def _serve(
     finally:
         await runner.cleanup()
     click.echo("proxy stopped")
+
+
+def _echo_behaviour(result: Any) -> None:
+    """One line per target on the known speech, then the variants on which targets diverge."""
+    if result.behaviour is None:
+        return
+    for label, target in result.behaviour.targets.items():
+        clean = target.wers.get("clean")
+        heard = "no transcript" if clean is None else f"{clean:.3f}"
+        shown = f"not judged ({target.not_judged})" if target.not_judged else f"clean WER {heard}"
+        click.echo(f"  behaviour {label}: {shown}")
+    for divergence in result.behaviour.divergences:
+        click.echo(f"  behaviour diverges on {divergence.variant}: {divergence.note}")
 
 
 __all__ = ["compare", "proxy"]

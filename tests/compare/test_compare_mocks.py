@@ -90,6 +90,8 @@ def test_cli_compare_writes_reports_and_exit_codes(mocks, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "of cases agree" in done.stdout
+    # the known-speech corpus went to both mocks too: synthetic words, so not judged (never a failure)
+    assert done.stdout.count("not judged (the target does not transcribe speech (WER 1.00") == 2
     assert {p.name for p in tmp_path.iterdir()} == {"compare.md", "compare.html", "compare.json", "badges"}
     assert len(list((tmp_path / "badges").iterdir())) == 2
 
