@@ -23,10 +23,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from asr_conformance.conformance.model import Exchange, Request, Response
 
-from asr_conformance.core.redact import scrub
+from asr_conformance.core.redact import MAX_DEPTH, SECRET_NAME, scrub
 
 REDACTED = "REDACTED"
 #: Headers whose whole value is a credential.
@@ -49,7 +50,9 @@ class Scrubber:
         # Longest first, so that a secret containing another one is removed whole.
         ordered = tuple(sorted({s for s in self.secrets if s}, key=len, reverse=True))
         object.__setattr__(self, "secrets", ordered)
-        object.__setattr__(self, "_secret_bytes", tuple(s.encode() for s in ordered))
+        object.__setattr__(
+            self, "_secret_bytes", tuple(s.encode("utf-8", "surrogateescape") for s in ordered)
+        )
 
     @classmethod
     def of(cls, secrets: Iterable[str | None]) -> Scrubber:
@@ -135,4 +138,36 @@ class Scrubber:
         return any(s in raw for s in self._secret_bytes) or bool(_HF_TOKEN_BYTES.search(raw))
 
 
-__all__ = ["CREDENTIAL_HEADERS", "HF_TOKEN_PATTERN", "REDACTED", "Scrubber"]
+def request_secrets(request: Request, payload: Any = None) -> tuple[str, ...]:
+    """The values a request itself marks as secret: its credentials (``Authorization`` after the scheme,
+    cookie values, secret-named headers), secret-named query fields and, in ``payload`` (its parsed JSON,
+    when the caller has it), the values of secret-named fields.
+
+    A credential is masked wherever it shows up again (the path, a parameter, an error that echoes it),
+    whatever its shape: the shape rules of :func:`scrub` only catch ``hf_`` tokens and named fields.
+    """
+    found: list[str] = []
+    for name, value in request.headers:
+        lowered = name.lower()
+        if lowered in ("authorization", "proxy-authorization"):
+            found.append(value.strip().rpartition(" ")[2])
+        elif lowered == "cookie":
+            found += [part.partition("=")[2].strip() for part in value.split(";")]
+        elif SECRET_NAME.search(lowered):
+            found.append(value.strip())
+    query = urlsplit(request.path).query
+    found += [v for k, v in parse_qsl(query, keep_blank_values=False) if SECRET_NAME.search(k)]
+    stack: list[tuple[Any, int]] = [(payload, 0)]
+    while stack:  # iterative and depth-bounded: a payload may be nested as deep as its sender likes
+        node, depth = stack.pop()
+        if isinstance(node, dict) and depth < MAX_DEPTH:
+            for key, value in node.items():
+                if isinstance(value, str) and SECRET_NAME.search(str(key)):
+                    found.append(value)
+                stack.append((value, depth + 1))
+        elif isinstance(node, list) and depth < MAX_DEPTH:
+            stack.extend((value, depth + 1) for value in node)
+    return tuple(dict.fromkeys(s for s in found if s))
+
+
+__all__ = ["CREDENTIAL_HEADERS", "HF_TOKEN_PATTERN", "REDACTED", "Scrubber", "request_secrets"]
