@@ -212,6 +212,9 @@ class RunStarted:
     kind: Literal["run_started"] = "run_started"
     planned: int | None = None  # cases the run expects to send (for progress and ETA); None: unknown
     fail_on: str = "error"  # the lowest severity that fails the run (JUnit reports warnings by it)
+    # of ``planned``, the behaviour phase's cases if the target hears (a deaf one gets fewer): they take
+    # far longer than the others, so progress times them apart
+    planned_behaviour: int = 0
 
 
 @dataclass(frozen=True)

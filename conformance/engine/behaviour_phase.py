@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -75,10 +75,18 @@ def enabled(profile: str, checks: Sequence[Check]) -> bool:
 class _Session:
     """One phase: the target, the run's settings, the budget, and the cases judged so far."""
 
-    def __init__(self, target: Target, config: RunConfig, budget: Budget, checks: Sequence[Check]) -> None:
+    def __init__(
+        self,
+        target: Target,
+        config: RunConfig,
+        budget: Budget,
+        checks: Sequence[Check],
+        on_case: Callable[[CaseFinished], None] | None = None,
+    ) -> None:
         self.target, self.config, self.budget = target, config, budget
         self.checks = [c for c in checks if c.id in BEHAVIOUR_IDS]
         self.finished: list[CaseFinished] = []
+        self.on_case = on_case
 
     async def send(self, samples: np.ndarray, variant: variants.Variant) -> Exchange:
         request: Request = await asyncio.to_thread(variants.request, samples, variant)
@@ -104,6 +112,8 @@ class _Session:
             meta={"behaviour": known},
         )
         self.finished.append(judge(case, tuple(exchanges), self.target.info, self.config, checks=self.checks))
+        if self.on_case is not None:
+            self.on_case(self.finished[-1])
 
 
 def text(exchange: Exchange) -> str | None:
@@ -125,12 +135,16 @@ async def behaviour_phase(
     *,
     checks: Sequence[Check] | None = None,
     limits: Limits | None = None,
+    on_case: Callable[[CaseFinished], None] | None = None,
 ) -> list[CaseFinished]:
-    """Run the behaviour phase; returns its cases (fewer when the request budget runs out)."""
+    """Run the behaviour phase; returns its cases (fewer when the request budget runs out).
+
+    ``on_case`` sees each case as soon as it is judged (progress: the phase can take minutes)."""
     from asr_conformance.conformance.engine.config import selected_checks
 
     limits = limits or PROFILE_LIMITS.get(config.profile, Limits())
-    session = _Session(target, config, budget, selected_checks(config) if checks is None else checks)
+    chosen = selected_checks(config) if checks is None else checks
+    session = _Session(target, config, budget, chosen, on_case)
     if session.checks:
         with contextlib.suppress(BudgetExhausted):  # the budget is spent: what was judged stands
             await _run(session, limits)
@@ -181,6 +195,26 @@ async def _run(session: _Session, limits: Limits) -> None:
         session.judge("behaviour_isolation", "isolation", sent, {"alone_texts": clean_texts[: len(together)]})
 
 
+def planned(profile: str, checks: Sequence[Check], limits: Limits | None = None) -> int:
+    """How many cases the phase emits against a target that hears (0 when it does not run); a deaf
+    target gets fewer, one SKIP per protocol, and a spent budget fewer still."""
+    if limits is None and not enabled(profile, checks):
+        return 0
+    limits = limits or PROFILE_LIMITS[profile]
+    want = limits.only or frozenset(PROTOCOLS)
+    names = [v.name for v in variants.invariance_variants()]
+    count = sum(1 for name in names if limits.variants is None or name in limits.variants)
+    counts = {
+        "behaviour_transcript": 1,
+        "behaviour_invariance": count,
+        "behaviour_max_new_tokens": 1,
+        "behaviour_alignment": 1,
+        "behaviour_long": 1 if limits.long else 0,
+        "behaviour_isolation": 1,
+    }
+    return sum(n for protocol, n in counts.items() if protocol in want)
+
+
 def _voiced(clips: Sequence[corpus.Clip], voices: tuple[tuple[str, int], ...]) -> list[corpus.Clip]:
     """The clips' sentences in more espeak-ng voices (none without espeak-ng: the packaged ones stand)."""
     if not voices or not corpus.espeak_available():
@@ -223,7 +257,16 @@ async def _layout(session: _Session, protocol: str, layout: corpus.Layout) -> No
     session.judge(protocol, layout.id, [exchange], known)
 
 
-__all__ = ["BEHAVIOUR_IDS", "HEARS_WER", "PROFILE_LIMITS", "Limits", "behaviour_phase", "enabled"]
+__all__ = [
+    "BEHAVIOUR_IDS",
+    "HEARS_WER",
+    "PROFILE_LIMITS",
+    "Limits",
+    "behaviour_phase",
+    "enabled",
+    "planned",
+    "variant_wers",
+]
 
 
 def variant_wers(cases: Iterable[CaseFinished]) -> dict[str, float | None]:
@@ -253,6 +296,3 @@ def variant_wers(cases: Iterable[CaseFinished]) -> dict[str, float | None]:
         rates = [wer(r, h or "") for r, h in zip(references, heard, strict=True)]
         figures[name] = round(sum(rates) / len(rates), 4)
     return figures
-
-
-__all__ = ["variant_wers"]

@@ -160,7 +160,8 @@ class _LiveRun:
         n_fuzz = profile.fuzz_examples if config.max_examples is None else config.max_examples
         if config.checks is not None:  # how many drawn cases feed the checks is known only once drawn
             n_fuzz = len(for_checks(config, await drawn, self.target.info))
-        self.on_event(self._started(planned=len(fixed) + n_fuzz))
+        n_behaviour = behaviour.planned(config.profile, self.checks)
+        self.on_event(self._started(planned=len(fixed) + n_fuzz + n_behaviour, behaviour=n_behaviour))
         self.probe_accepted = accepted(first)
         if first.exchanges and first.exchanges[-1].response is not None:
             elapsed = first.exchanges[-1].response.elapsed_s
@@ -171,9 +172,9 @@ class _LiveRun:
             self.emit(loading)
             self.unplanned += 1
         if behaviour.enabled(config.profile, self.checks):  # known speech, early: does the target hear?
-            heard = await behaviour.behaviour_phase(self.target, config, self.budget, checks=self.checks)
-            for finished in heard:
-                self.emit(finished)
+            heard = await behaviour.behaviour_phase(
+                self.target, config, self.budget, checks=self.checks, on_case=self.emit
+            )
             self.unplanned += len(heard)
         try:
             await self.run_cases([c for c in fixed[1:] if not self.expensive(c)])
@@ -187,7 +188,7 @@ class _LiveRun:
     def expensive(self, case: CaseSpec) -> bool:
         return sent_last(case, self.target.info)
 
-    def _started(self, planned: int) -> RunStarted:
+    def _started(self, planned: int, behaviour: int) -> RunStarted:
         return RunStarted(
             run_id=self.run_id,
             suite_version=suite_version(),
@@ -200,6 +201,7 @@ class _LiveRun:
             checks=tuple(c.id for c in self.checks),
             planned=planned,
             fail_on=self.config.fail_on,
+            planned_behaviour=behaviour,
         )
 
     def emit(self, finished: CaseFinished) -> None:
