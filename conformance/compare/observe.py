@@ -1,21 +1,13 @@
-"""What one exchange shows on the dimensions compared across targets, and WER between transcripts.
-"""
+"""What one exchange shows on the dimensions compared across targets (WER: ``conformance.transcripts``)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from asr_conformance.conformance.model import (
-    Exchange,
-)
-
-if TYPE_CHECKING:
-    pass
-
-
+from asr_conformance.conformance.model import Exchange
 
 DIMENSIONS = ("status", "error_shape", "schema", "chunks")
 
@@ -85,6 +77,7 @@ def observe(exchange: Exchange, schema_ok: SchemaCheck) -> Observation:
 def spec_schema_check(view: str) -> SchemaCheck:
     """``schema_ok(name, body)`` from the spec's validators in ``view``."""
     from asr_conformance import spec
+
     def schema_ok(name: str, body: Any) -> bool:
         return bool(spec.validator(name, view=view).is_valid(body))
 
