@@ -101,8 +101,14 @@ def _resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
     return np.interp(np.linspace(0, len(x) - 1, n), np.arange(len(x)), x).astype(np.float32)
 
 
-def synthesize(recipe: AudioRecipe) -> np.ndarray:
-    """The recipe's signal as ``(frames, channels)`` float32, exactly ``duration_s`` long."""
+def speech_voice(recipe: AudioRecipe) -> tuple[np.ndarray, int]:
+    """espeak-ng's voicing of a speech recipe's sentence (float32 mono, 16-bit values) and its rate."""
+    return _speech(recipe.text or SENTENCES[recipe.seed % len(SENTENCES)])
+
+
+def synthesize(recipe: AudioRecipe, voice: tuple[np.ndarray, int] | None = None) -> np.ndarray:
+    """The recipe's signal as ``(frames, channels)`` float32, exactly ``duration_s`` long; ``voice``: the
+    sentence's voicing as :func:`speech_voice` gives it (a cassette keeps it: no espeak-ng on replay)."""
     frames = max(1, round(recipe.duration_s * recipe.sample_rate))
     seed = int.from_bytes(hashlib.sha256(f"{recipe.seed}:{recipe.kind}".encode()).digest()[:8], "little")
     rng = np.random.default_rng(seed)
@@ -120,10 +126,10 @@ def synthesize(recipe: AudioRecipe) -> np.ndarray:
         on = (np.arange(frames) % recipe.sample_rate) < recipe.sample_rate // 2
         mono = rng.standard_normal(frames, dtype=np.float32) * np.float32(0.1) * on
     elif recipe.kind == "speech":
-        voice, rate = _speech(recipe.text or SENTENCES[recipe.seed % len(SENTENCES)])
-        voice = _resample(voice, rate, recipe.sample_rate)
+        samples, rate = voice or speech_voice(recipe)
+        voice_at_rate = _resample(samples, rate, recipe.sample_rate)
         mono = np.zeros(frames, dtype=np.float32)
-        mono[: min(frames, len(voice))] = voice[:frames]
+        mono[: min(frames, len(voice_at_rate))] = voice_at_rate[:frames]
     else:
         raise ValueError(f"unknown audio kind {recipe.kind!r}")
     if recipe.channels == 1:
@@ -153,6 +159,11 @@ def render(recipe: AudioRecipe) -> bytes:
     return data
 
 
+def render_voiced(recipe: AudioRecipe, voice: tuple[np.ndarray, int]) -> bytes:
+    """:func:`render` of a speech recipe from a recorded ``voice`` instead of espeak-ng (not cached)."""
+    return encode(synthesize(recipe, voice), recipe.sample_rate, recipe.codec, recipe.sample_format)
+
+
 __all__ = [
     "CODECS",
     "CODEC_FORMATS",
@@ -163,6 +174,8 @@ __all__ = [
     "duration_tolerance",
     "espeak_available",
     "render",
+    "render_voiced",
+    "speech_voice",
     "synthesize",
     "valid_recipe",
 ]

@@ -10,11 +10,13 @@ compressed, in ``NAME.bodies``. Record modes (:data:`RECORD_MODES`, as VCR.py's)
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from asr_conformance.conformance.cases import CaseSpec
 from asr_conformance.conformance.generation.caseio import case_from_finished, case_to_json
 from asr_conformance.conformance.model import (
     CaseFinished,
@@ -33,7 +35,9 @@ from asr_conformance.conformance.targets.cassette_format import (
     CassetteError,
     bodies_path,
     cassette_path,
+    compact_case,
     dumper,
+    group_results,
     interaction,
     yaml_module,
 )
@@ -128,24 +132,21 @@ class CassetteRecorder:
         if not isinstance(event, CaseFinished) or not event.exchanges:
             return
         case = case_from_finished(event)
-        run = self.run_started
+        # the seed, suite version and spec view are the run header's: not repeated per interaction
         meta = {
             "case_id": event.case_id,
             "phase": event.phase,
             "case_kind": event.case_kind,
             "description": event.description,
             "mutation": event.mutation,
-            "seed": run.seed,
-            "suite_version": run.suite_version,
-            "spec_view": run.spec_view,
         }
         items = []
         for index, exchange in enumerate(event.exchanges):
             clean = self.scrubber.exchange(exchange) if self.scrubber else exchange
-            extra: dict[str, Any] = {"exchange_index": index}
+            extra: dict[str, Any] = {"exchange_index": index} if index else {}
             if index == 0:
-                extra["case"] = case_to_json(case)
-                extra["results"] = [_result_json(r, event.case_id) for r in event.results]
+                extra["case_body"] = self._case_body(case, meta)
+                extra["results"] = group_results([_result_json(r, event.case_id) for r in event.results])
                 extra["repro_seed"] = event.repro.seed if event.repro else None
             items.append(interaction(clean, self.base_url, {**meta, **extra}, self.bodies, case.audio))
         if self.scrubber:
@@ -155,6 +156,13 @@ class CassetteRecorder:
         assert self._file is not None
         self._file.flush()
         self.interactions += len(items)
+
+    def _case_body(self, case: CaseSpec, meta: dict[str, Any]) -> str:
+        """The case as JSON, stored with the bodies (replay needs it, a reader has the description)."""
+        data = compact_case(case_to_json(case), meta)
+        if self.scrubber:
+            data = self._scrub_tree(data)
+        return self.bodies.put(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
 
     def _scrub_tree(self, value: Any) -> Any:
         """Scrub every string of the metadata too (a case description, a mutation, an error message)."""

@@ -23,12 +23,15 @@ Reading (:mod:`~asr_conformance.conformance.targets.replay`) and writing
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from collections.abc import Iterable
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from asr_conformance.conformance.cases import CaseSpec
 from asr_conformance.conformance.model import (
     Exchange,
     Request,
@@ -43,8 +46,12 @@ if TYPE_CHECKING:
 VCR_FORMAT_VERSION = 1
 
 
-#: Version of our own metadata blocks inside the cassette (2: bodies in NAME.bodies).
-META_FORMAT = "asr-conformance-cassette/2"
+#: Version of our own metadata blocks inside the cassette (2: bodies in NAME.bodies; 3: what the run header
+#: or a default already says is left out of each interaction, a speech WAV refers to its sentence's voice).
+META_FORMAT = "asr-conformance-cassette/3"
+
+#: The newest metadata format this version reads (it reads every older one).
+_NEWEST_FORMAT = 3
 
 #: A response body this short that is UTF-8 text stays in the YAML.
 INLINE_TEXT_BYTES = 2048
@@ -164,6 +171,15 @@ def interaction(
             "headers": vcr_headers(response.headers),
             "body": {"string": _response_body(response.body, store, ours)},
         }
+    block = {
+        **meta,
+        "request_path": request.path,
+        # a stored body is named by its sha256 already
+        "body_sha256": None if store is not None else request.body_sha256,
+        "elapsed_s": response.elapsed_s if response is not None else None,
+        "transport_error": exchange.transport_error,
+        **ours,
+    }
     return {
         "request": {
             "method": request.method,
@@ -172,15 +188,92 @@ def interaction(
             "headers": vcr_headers(request.headers),
         },
         "response": vcr_response,
-        "asr_conformance": {
-            **meta,
-            "request_path": request.path,
-            "body_sha256": request.body_sha256,
-            "elapsed_s": response.elapsed_s if response is not None else None,
-            "transport_error": exchange.transport_error,
-            **ours,
-        },
+        # null says nothing a missing key does not (format 3 leaves them out)
+        "asr_conformance": {k: v for k, v in block.items() if v is not None},
     }
+
+
+def format_version(ours: dict[str, Any], file: Path) -> int:
+    """The metadata format of a cassette's ``metadata.asr_conformance`` block; newer than this version
+    reads: a :class:`CassetteError` that says so."""
+    name = str(ours.get("format", ""))
+    try:
+        version = int(name.rpartition("/")[2])
+    except ValueError:
+        raise CassetteError(f"{file}: unknown cassette format {name!r}") from None
+    if version > _NEWEST_FORMAT:
+        raise CassetteError(
+            f"{file} is a cassette of format {version}, recorded by a newer asr-conformance; this version "
+            f"reads formats 1 to {_NEWEST_FORMAT}: upgrade asr-conformance, or record it again"
+        )
+    return version
+
+
+#: Case fields an interaction's block already holds (``case_id``, ``phase``, ``case_kind``, ``mutation``).
+_CASE_IN_BLOCK = {"id": "case_id", "phase": "phase", "kind": "case_kind", "mutation": "mutation"}
+
+
+def _case_defaults() -> dict[str, Any]:
+    out = {}
+    for f in dataclasses.fields(CaseSpec):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    out["headers"] = []  # as case_to_json writes the empty tuple
+    return out
+
+
+def compact_case(case: dict[str, Any], block: dict[str, Any]) -> dict[str, Any]:
+    """A case's JSON without the fields at their default and those ``block`` holds (format 3)."""
+    defaults = _case_defaults()
+    out = {}
+    for name, value in case.items():
+        if name in _CASE_IN_BLOCK and block.get(_CASE_IN_BLOCK[name]) == value:
+            continue
+        if name in defaults and defaults[name] == value:
+            continue
+        out[name] = value
+    return out
+
+
+def case_of(block: dict[str, Any], bodies: BodyReader | None) -> dict[str, Any] | None:
+    """The case JSON of a case's first interaction (inline, or a stored body since format 3), with the
+    fields :func:`compact_case` left out because ``block`` holds them; the reader fills the defaults."""
+    case = block.get("case")
+    if block.get("case_body") is not None:
+        case = json.loads(_body(None, block["case_body"], bodies))
+    if not isinstance(case, dict):
+        return None
+    restored = {name: block.get(key) for name, key in _CASE_IN_BLOCK.items() if key in block}
+    return {**restored, **case}
+
+
+def group_results(items: list[Any]) -> dict[str, list[Any]]:
+    """Verdicts as format 3 writes them: check ids under ``"OUTCOME SEVERITY"`` (``[check_id, outcome,
+    severity]`` items), the full forms (failures, a message) under ``details``."""
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        if isinstance(item, list):
+            check_id, outcome, severity = item
+            out.setdefault(f"{outcome} {severity}", []).append(check_id)
+        else:
+            out.setdefault("details", []).append(item)
+    return out
+
+
+def ungroup_results(data: Any) -> list[Any]:
+    """Inverse of :func:`group_results`; a list (formats 1 and 2) is returned as it is."""
+    if not isinstance(data, dict):
+        return list(data or [])
+    out: list[Any] = []
+    for key, values in data.items():
+        if key == "details":
+            out.extend(values)
+            continue
+        outcome, severity = key.split(" ")
+        out.extend([check_id, outcome, severity] for check_id in values)
+    return out
 
 
 def _body(raw: Any, sha: str | None, bodies: BodyReader | None) -> bytes:
@@ -225,6 +318,8 @@ def inline_bodies(data: dict[str, Any], bodies: BodyReader | None) -> dict[str, 
         if exchange.response is not None and ours.pop("response_body", None) is not None:
             response["body"] = {"string": exchange.response.body}
         ours.pop("request_body", None)
+        if ours.get("case_body") is not None:
+            ours["case"] = json.loads(_body(None, ours.pop("case_body"), bodies))
         items.append({**item, "request": request, "response": response, "asr_conformance": ours})
     out["interactions"] = items
     meta = dict((data.get("metadata") or {}).get("asr_conformance") or {})

@@ -33,10 +33,13 @@ from asr_conformance.conformance.targets.cassette_format import (
     SUFFIX,
     VCR_FORMAT_VERSION,
     CassetteError,
+    case_of,
     dumper,
     exchange_of,
+    format_version,
     inline_bodies,
     loader,
+    ungroup_results,
     yaml_module,
 )
 
@@ -95,6 +98,7 @@ def read(file: Path) -> tuple[dict[str, Any], dict[str, Any], BodyReader | None]
     ours = (data.get("metadata") or {}).get("asr_conformance")
     if not isinstance(ours, dict) or not str(ours.get("format", "")).startswith("asr-conformance-cassette/"):
         raise CassetteError(f"{file} was not recorded by asr-conformance (no metadata.asr_conformance block)")
+    format_version(ours, file)
     try:
         bodies = BodyReader(file.parent / ours["bodies"]) if ours.get("bodies") else None
     except BodyStoreError as exc:
@@ -132,8 +136,12 @@ def load(path: str | Path) -> Cassette:
             exchanges = tuple(exchange_of(i, bodies) for i in items)
         except BodyStoreError as exc:
             raise CassetteError(f"{file}: case {case_id}: {exc}") from exc
-        results = tuple(_result(r, case_id) for r in first.get("results") or [])
-        case = case_from_json(first["case"]) if isinstance(first.get("case"), dict) else None
+        try:
+            case_json = case_of(first, bodies)
+        except BodyStoreError as exc:
+            raise CassetteError(f"{file}: case {case_id}: {exc}") from exc
+        results = tuple(_result(r, case_id) for r in ungroup_results(first.get("results")))
+        case = case_from_json(case_json) if case_json is not None else None
         recorded = CaseFinished(
             case_id=case_id,
             phase=first.get("phase", ""),
@@ -142,7 +150,7 @@ def load(path: str | Path) -> Cassette:
             mutation=first.get("mutation"),
             exchanges=exchanges,
             results=results,
-            meta={"case": first.get("case"), "suite_version": first.get("suite_version")},
+            meta={"case": case_json, "suite_version": first.get("suite_version", run.suite_version)},
         )
         cases.append(RecordedCase(case or case_from_finished(recorded), exchanges, recorded))
     return Cassette(file, run, str(ours.get("base_url", "")), target_info, tuple(cases))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +12,9 @@ import requests
 import vcr
 import vcr.serialize
 import vcr.serializers.yamlserializer
+import yaml
 from asr_conformance.conformance.cases import AudioRecipe, CaseSpec
+from asr_conformance.conformance.generation.audio import render
 from asr_conformance.conformance.generation.caseio import case_to_json
 from asr_conformance.conformance.model import (
     CaseFinished,
@@ -29,6 +33,7 @@ from asr_conformance.conformance.targets.cassette_format import MISS_PREFIX, Cas
 from asr_conformance.conformance.targets.replay import CassetteTarget, VCRPersister, load, to_vcr
 from asr_conformance.mock_server.audio import encode
 
+FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "hf_" + "CanaryCanaryCanaryCanary0123456789"
 BASE = "http://127.0.0.1:8999/models/openai/whisper-tiny.en"
 
@@ -112,7 +117,7 @@ def test_round_trip_keeps_exact_bytes_case_and_verdicts(tmp_path):
     assert broken.response is None and broken.transport_error == "timeout"
     assert recorded.recorded.results == event.results
     text = path.read_text()
-    assert "version: 1" in text and "asr-conformance-cassette/2" in text
+    assert "version: 1" in text and "asr-conformance-cassette/3" in text
     assert base64.b64encode(audio)[:40].decode() not in text  # the audio is in NAME.bodies, once
     assert path.with_suffix(".bodies").stat().st_size < len(audio)
     assert '{"text":"hi"}' in text  # a short text answer stays readable in the YAML
@@ -183,3 +188,37 @@ def test_rejects_files_that_are_not_our_cassettes(tmp_path):
         load(tmp_path / "bad.yaml")
     with pytest.raises(CassetteError, match="holds 2 cassettes"):
         load(tmp_path)
+
+
+def test_a_format_2_cassette_still_loads_with_exact_bytes(tmp_path):
+    """tests/compare/fixtures/format-2.*: recorded by the suite before format 3 (make_format2_cassette.py)."""
+    from test_cassette_store import speechy_wav
+
+    tone = AudioRecipe("wav", 16000, 1, "s16", 0.5, "tone", seed=3)  # as make_format2_cassette.py
+    as_json = {"inputs": base64.b64encode(render(tone)).decode(), "parameters": {"return_timestamps": False}}
+    cassette = load(FIXTURES / "format-2.yaml")
+    assert [c.case.id for c in cassette.cases] == ["ex-0001", "cov-0002", "cov-0003"]
+    bodies = [e.request.body for e in cassette.exchanges]
+    assert bodies == [flac_tone()] * 3 + [json.dumps(as_json).encode(), speechy_wav()]
+    assert cassette.exchanges[-1].response is not None
+    assert cassette.exchanges[-1].response.body == bytes(range(256)) * 20
+    assert cassette.cases[1].case.parameters == {"return_timestamps": False}
+    plain = to_vcr(FIXTURES / "format-2.yaml", tmp_path / "plain.yaml")
+    assert [e.request.body for e in load(plain).exchanges] == bodies
+
+
+def test_format_3_leaves_out_what_the_header_or_a_default_says(tmp_path):
+    path, *_ = record(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    first, second, _ = (i["asr_conformance"] for i in data["interactions"])
+    assert not {"seed", "suite_version", "spec_view", "body_sha256", "case"} & (first.keys() | second.keys())
+    assert first["results"] == {"details": [first["results"]["details"][0]]}  # a failure: the full form
+    assert "mutation" not in first and "exchange_index" not in first and second["exchange_index"] == 1
+    assert all(v is not None for i in data["interactions"] for v in i["asr_conformance"].values())
+
+
+def test_a_cassette_of_a_newer_format_is_refused_by_name(tmp_path):
+    path, *_ = record(tmp_path)
+    path.write_text(path.read_text().replace("asr-conformance-cassette/3", "asr-conformance-cassette/9"))
+    with pytest.raises(CassetteError, match="format 9, recorded by a newer asr-conformance"):
+        load(path)

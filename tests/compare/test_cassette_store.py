@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import soundfile
 from asr_conformance.conformance.cases import AudioRecipe
-from asr_conformance.conformance.generation.audio import render
+from asr_conformance.conformance.generation import audio as audio_module
+from asr_conformance.conformance.generation.audio import espeak_available, render
 from asr_conformance.conformance.model import Exchange, Request, Response
 from asr_conformance.conformance.record.cassette import (
     CassetteRecorder,
@@ -23,7 +24,14 @@ from asr_conformance.conformance.record.cassette import (
     recording_for,
 )
 from asr_conformance.conformance.target import TargetInfo
-from asr_conformance.conformance.targets.body_store import BodyReader, BodyStoreError, BodyWriter, digest
+from asr_conformance.conformance.targets.body_store import (
+    MAGIC,
+    SOLID_MAGIC,
+    BodyReader,
+    BodyStoreError,
+    BodyWriter,
+    digest,
+)
 from asr_conformance.conformance.targets.cassette_format import CassetteError
 from asr_conformance.conformance.targets.replay import CassetteTarget, EpisodesTarget, load, seed_conflict
 from test_cassette_format import finished_case, started  # pytest puts this folder on sys.path
@@ -50,11 +58,49 @@ def test_each_body_is_stored_once_with_the_codec_that_fits(tmp_path):
     wav = speechy_wav()
     as_json = json.dumps({"inputs": base64.b64encode(wav).decode(), "parameters": {}}).encode()
     noise = os.urandom(5000)
-    _reader, headers = stored(tmp_path, wav, wav, as_json, noise, b'{"text":"hi"}' * 50)
+    _reader, headers = stored(tmp_path, wav, wav, as_json, noise, b'{"text":"hi"}' * 400)
     codecs = {h["codec"] for h in headers.values()}
     assert codecs == {"wav-flac", "json-b64", "raw", "xz"}
     assert len(headers) == 4  # the same WAV twice, and inside the JSON: stored once
     assert (tmp_path / "x.bodies").stat().st_size < len(wav) // 2 + len(noise) + 2000
+
+
+def test_every_base64_form_of_the_audio_shares_its_one_stored_body(tmp_path):
+    """A JSON body refers to the decoded audio, whichever base64 form the case sent; the raw form of the
+    same audio is the same body."""
+    wav = speechy_wav() + b"\x01"  # 64045 bytes: not a multiple of 3, so base64 pads
+    plain = base64.b64encode(wav).decode()
+    forms = [
+        plain,
+        plain.rstrip("="),
+        base64.urlsafe_b64encode(wav).decode(),
+        "\n".join(plain[i : i + 76] for i in range(0, len(plain), 76)),
+        f"data:application/octet-stream;base64,{plain}",
+    ]
+    bodies = [json.dumps({"inputs": form, "parameters": {"top_k": 5}}).encode() for form in forms]
+    _reader, headers = stored(tmp_path, wav, *bodies)
+    assert sorted(h["codec"] for h in headers.values()) == ["json-b64"] * 5 + ["wav-flac"]
+    assert (tmp_path / "x.bodies").stat().st_size < len(wav) + 3000  # the audio once, not six times
+
+
+@pytest.mark.skipif(not espeak_available(), reason="speech recipes need espeak-ng to record")
+def test_speech_is_stored_as_its_recipe_and_its_sentence_voiced_once(tmp_path, monkeypatch):
+    short = AudioRecipe("wav", 16000, 2, "s24", 0.7, "speech", seed=1, text="testing one two three")
+    longer = AudioRecipe("wav", 48000, 1, "s16", 2.0, "speech", seed=9, text="testing one two three")
+    bodies = [render(short), render(longer)]
+    writer = BodyWriter(tmp_path / "x.bodies")
+    shas = [writer.put(body, recipe) for body, recipe in zip(bodies, (short, longer), strict=True)]
+    writer.close()
+    assert (tmp_path / "x.bodies").stat().st_size < sum(map(len, bodies)) // 4
+
+    def no_espeak(text: str) -> None:
+        raise RuntimeError("espeak-ng is not installed")
+
+    monkeypatch.setattr(audio_module, "_speech", no_espeak)  # replay needs no espeak-ng
+    reader = BodyReader(tmp_path / "x.bodies")
+    assert [reader.get(sha) for sha in shas] == bodies
+    codecs = sorted(h["codec"] for h, _ in reader._records.values())
+    assert codecs == ["recipe", "recipe", "wav-flac"]  # one voice for the two
 
 
 def test_portable_recipes_are_stored_as_recipes(tmp_path):
@@ -86,13 +132,21 @@ def test_24_bit_wav_and_a_float_recipe_come_back_exactly(tmp_path):
 def test_a_torn_or_foreign_store_is_handled(tmp_path):
     writer = BodyWriter(tmp_path / "x.bodies")
     first, second = writer.put(b"a" * 1000), writer.put(os.urandom(3000))
-    writer.close()
+    writer.flush()  # a recording killed before close: the append-only form
     data = (tmp_path / "x.bodies").read_bytes()
-    (tmp_path / "x.bodies").write_bytes(data[:-10])  # killed mid-write
-    reader = BodyReader(tmp_path / "x.bodies")
+    assert data.startswith(MAGIC)
+    (tmp_path / "torn.bodies").write_bytes(data[:-10])  # killed mid-write
+    reader = BodyReader(tmp_path / "torn.bodies")
     assert reader.get(first) == b"a" * 1000 and second not in reader
     with pytest.raises(BodyStoreError, match="no body"):
         reader.get(second)
+    writer.close()  # closed: one xz stream over every record
+    assert (tmp_path / "x.bodies").read_bytes().startswith(SOLID_MAGIC)
+    assert BodyReader(tmp_path / "x.bodies").get(second) is not None
+    solid = (tmp_path / "x.bodies").read_bytes()
+    (tmp_path / "x.bodies").write_bytes(solid[:-10])
+    with pytest.raises(BodyStoreError, match="is damaged"):
+        BodyReader(tmp_path / "x.bodies")
     (tmp_path / "y.bodies").write_bytes(b"hello")
     with pytest.raises(BodyStoreError, match="not an asr-conformance bodies file"):
         BodyReader(tmp_path / "y.bodies")
@@ -166,10 +220,14 @@ def test_a_quick_run_records_a_small_cassette_that_replays(tmp_path):
     assert f"recording to {Path('cas') / yaml_path.name}" in done.stderr
     assert f"cassette: cas/{yaml_path.name}" in done.stdout
     total = yaml_path.stat().st_size + yaml_path.with_suffix(".bodies").stat().st_size
-    assert total < 4_000_000, total  # format 1 (bodies inline): about 35 MB for the same run
+    # format 1 (bodies inline): 34.6 MB for the same run; format 2: 3.2 MB; format 3 (BENCHMARKS.md): 1.9 MB
+    assert total <= 2_000_000, total
     again = subprocess.run(
         [*run, "--seed", "2", "--record", "cas", "--record-mode", "once"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert again.returncode == 0, again.stderr[-2000:]
     assert "replaying" in again.stderr and "--seed 2 ignored" in again.stderr
