@@ -10,7 +10,8 @@ wrk.headers["x-use-cache"] = "false"
 function done(summary, latency, requests)
   io.write(string.format(
     '{"requests": %d, "duration_us": %d, "non2xx": %d, "connect_errors": %d, "read_errors": %d, '
-      .. '"write_errors": %d, "timeouts": %d, "p50_us": %d, "p99_us": %d, "mean_us": %.1f}\n',
+      .. '"write_errors": %d, "timeouts": %d, "p50_us": %d, "p99_us": %d, "p999_us": %d, "max_us": %d, "mean_us": %.1f}\n',
     summary.requests, summary.duration, summary.errors.status, summary.errors.connect, summary.errors.read,
-    summary.errors.write, summary.errors.timeout, latency:percentile(50), latency:percentile(99), latency.mean))
+    summary.errors.write, summary.errors.timeout, latency:percentile(50), latency:percentile(99),
+    latency:percentile(99.9), latency.max, latency.mean))
 end

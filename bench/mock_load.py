@@ -8,8 +8,15 @@ serving ``spec/openapi.json`` is measured in the same run, on the same cores. Th
 fresh mock at idle and during a run at concurrency 64, and a check that undecodable audio still gets
 its 400 after the load.
 
+``--baseline DIR`` measures the mock of another checkout (a ``git worktree``) in the same run, cell by
+cell, alternating the order each repetition. ``--meter`` runs every mock under meters read per cell: the
+longest event-loop iteration in CPU and wall time (an iteration runs all the callbacks that were ready:
+a stall is a long one) and the longest garbage-collector pause.
+
     python bench/mock_load.py                     # the full run (~10 min)
     python bench/mock_load.py --duration 3 --reps 1 --memory-seconds 10 --no-prism   # a quick look
+    git worktree add /tmp/old <rev> && python bench/mock_load.py --no-prism --concurrency 64 \
+        --baseline /tmp/old --meter               # this checkout against <rev>, side by side
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 from asr_conformance.mock_server import audio
+from mock_load_tools import METER, import_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = Path(__file__).with_suffix(".lua")
@@ -90,10 +98,17 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait(timeout=5)
 
 
-def start_mock(port: int) -> subprocess.Popen:
-    cmd = ["taskset", "-c", SERVER_CORE, sys.executable, "-m", "asr_conformance", "mock", "--port", str(port)]
+def start_mock(port: int, pythonpath: Path | None = None, meter: Path | None = None) -> subprocess.Popen:
+    """``asr-conformance mock`` on core 0, from this checkout or the one ``pythonpath`` imports."""
+    run = ["-c", METER, str(meter)] if meter else ["-m", "asr_conformance"]
+    cmd = ["taskset", "-c", SERVER_CORE, sys.executable, *run, "mock", "--port", str(port)]
+    env = {**os.environ, "PYTHONPATH": str(pythonpath)} if pythonpath else None
     proc = subprocess.Popen(
-        [*cmd, "--max-concurrency", "4096"], cwd=ROOT, stderr=subprocess.DEVNULL, start_new_session=True
+        [*cmd, "--max-concurrency", "4096"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     wait_http(f"http://127.0.0.1:{port}/healthz")
     return proc
@@ -164,46 +179,102 @@ def post(url: str, data: bytes, content_type: str) -> tuple[int, bytes]:
         return err.code, err.read()
 
 
-def matrix(args: argparse.Namespace, bodies: dict[str, tuple[Path, str]]) -> dict:
-    targets: dict[str, tuple[subprocess.Popen, str]] = {}
-    port = free_port()
-    targets["mock"] = (start_mock(port), f"http://127.0.0.1:{port}{MODEL_PATH}")
+def start_targets(
+    args: argparse.Namespace, tmp: Path
+) -> dict[str, tuple[subprocess.Popen, str, Path | None]]:
+    """name -> (process, model URL, meter file or None): this checkout's mock, each baseline's, Prism."""
+    targets: dict[str, tuple[subprocess.Popen, str, Path | None]] = {}
+    checkouts: list[tuple[str, Path | None]] = [("mock", None)]
+    for i, checkout in enumerate(args.baseline):
+        rev = subprocess.run(
+            ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        )
+        label = f"mock@{rev.stdout.strip() or checkout.name}"
+        checkouts.append((label, import_tree(checkout.resolve(), tmp / f"tree{i}")))
+    for i, (name, pythonpath) in enumerate(checkouts):
+        port = free_port()
+        meter = tmp / f"meter{i}.json" if args.meter else None
+        targets[name] = (start_mock(port, pythonpath, meter), f"http://127.0.0.1:{port}{MODEL_PATH}", meter)
     if args.prism:
         pport = free_port()
-        targets["prism"] = (start_prism(pport), f"http://127.0.0.1:{pport}{MODEL_PATH}")
+        targets["prism"] = (start_prism(pport), f"http://127.0.0.1:{pport}{MODEL_PATH}", None)
+    return targets
+
+
+def metered_wrk(
+    target: tuple[subprocess.Popen, str, Path | None], body: Path, ctype: str, c: int, s: int
+) -> dict:
+    """:func:`wrk`, with the target's loop and GC meters read for the cell when it has them."""
+    proc, url, meter = target
+    if meter is None:
+        return wrk(url, body, ctype, c, s, proc.pid)
+    meter.unlink(missing_ok=True)
+    os.kill(proc.pid, signal.SIGUSR1)
+    result = wrk(url, body, ctype, c, s, proc.pid)
+    os.kill(proc.pid, signal.SIGUSR2)
+    deadline = time.monotonic() + 10
+    while not meter.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.05)  # the dump is a few bytes: written by now
+    return {**result, **json.loads(meter.read_text())}
+
+
+def matrix(args: argparse.Namespace, bodies: dict[str, tuple[Path, str]], tmp: Path) -> dict:
+    targets = start_targets(args, tmp)
     cells: dict[str, list[dict]] = {}
     try:
         for body, ctype in bodies.values():  # warm-up, not recorded
-            for proc, url in targets.values():
+            for proc, url, _ in targets.values():
                 wrk(url, body, ctype, 16, 1, proc.pid)
         for rep in range(args.reps):
-            for name, (proc, url) in targets.items():
-                for form, (body, ctype) in bodies.items():
-                    for c in args.concurrency:
+            for form, (body, ctype) in bodies.items():
+                for c in args.concurrency:
+                    names = list(targets) if rep % 2 == 0 else list(reversed(targets))  # no order bias
+                    for name in names:
                         time.sleep(1)  # let the previous cell's backlog drain (Prism lags)
-                        result = wrk(url, body, ctype, c, args.duration, proc.pid)
+                        result = metered_wrk(targets[name], body, ctype, c, args.duration)
                         cells.setdefault(f"{name}|{form}|{c}", []).append(result)
-                        print(
-                            f"rep {rep + 1} {name:5} {form:4} c={c:<3} {result['rps']:8.1f} req/s "
-                            f"p50 {result['p50_us'] / 1000:7.2f} ms p99 {result['p99_us'] / 1000:7.2f} ms "
-                            f"non-2xx {result['non2xx']} cpu/req {result['cpu_us_per_request'] or 0:6.0f} us",
-                            flush=True,
-                        )
+                        print(f"rep {rep + 1} {name:14} {form:4} c={c:<3} {line(result)}", flush=True)
     finally:
-        for proc, _ in targets.values():
+        for proc, _, _ in targets.values():
             stop(proc)
-    summary = {}
-    for key, runs in cells.items():
-        summary[key] = {
-            "rps": statistics.median(r["rps"] for r in runs),
-            "p50_ms": statistics.median(r["p50_us"] for r in runs) / 1000,
-            "p99_ms": statistics.median(r["p99_us"] for r in runs) / 1000,
-            "cpu_us_per_request": statistics.median(r["cpu_us_per_request"] or 0 for r in runs),
-            "non2xx": sum(r["non2xx"] for r in runs),
-            "errors": sum(
-                r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["timeouts"] for r in runs
-            ),
-        }
+    return {key: summarise(runs) for key, runs in cells.items()}
+
+
+def line(r: dict) -> str:
+    meter = ""
+    if "iter_cpu_ms" in r:
+        meter = (
+            f" | longest iteration cpu {r['iter_cpu_ms']:.1f} ms wall {r['iter_wall_ms']:.1f} ms,"
+            f" gc {r['gc_cpu_ms']:.1f} ms cpu ({r['gc_count']}), {r['iterations'] / r['requests']:.1f} it/req"
+        )
+    return (
+        f"{r['rps']:7.0f} req/s p50 {r['p50_us'] / 1000:6.1f} p99 {r['p99_us'] / 1000:6.1f} "
+        f"max {r['max_us'] / 1000:6.1f} ms (p99 {r['p99_us'] / r['p50_us']:.1f}x, "
+        f"max {r['max_us'] / r['p50_us']:.1f}x p50) "
+        f"non-2xx {r['non2xx']} cpu/req {r['cpu_us_per_request'] or 0:4.0f} us{meter}"
+    )
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Medians over the repetitions (worst maximum and longest iteration too)."""
+    summary = {
+        "rps": statistics.median(r["rps"] for r in runs),
+        "p50_ms": statistics.median(r["p50_us"] for r in runs) / 1000,
+        "p99_ms": statistics.median(r["p99_us"] for r in runs) / 1000,
+        "max_ms": statistics.median(r["max_us"] for r in runs) / 1000,
+        "worst_max_ms": max(r["max_us"] for r in runs) / 1000,
+        "p99_over_p50": statistics.median(r["p99_us"] / r["p50_us"] for r in runs),
+        "max_over_p50": statistics.median(r["max_us"] / r["p50_us"] for r in runs),
+        "cpu_us_per_request": statistics.median(r["cpu_us_per_request"] or 0 for r in runs),
+        "non2xx": sum(r["non2xx"] for r in runs),
+        "errors": sum(
+            r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["timeouts"] for r in runs
+        ),
+    }
+    if all("iter_cpu_ms" in r for r in runs):
+        for key in ("iter_cpu_ms", "iter_wall_ms", "gc_max_ms", "gc_cpu_ms"):
+            summary[f"longest_{key}"] = max(r[key] for r in runs)
     return summary
 
 
@@ -259,8 +330,10 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
-    parser.add_argument("--memory-seconds", type=int, default=60)
+    parser.add_argument("--memory-seconds", type=int, default=60, help="0: no memory phase")
     parser.add_argument("--no-prism", dest="prism", action="store_false")
+    parser.add_argument("--baseline", type=Path, nargs="*", default=[], help="other checkouts to compare")
+    parser.add_argument("--meter", action="store_true", help="longest loop iteration and GC pause per cell")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
     for tool in ("wrk", "taskset") + (("npx",) if args.prism else ()):
@@ -271,7 +344,9 @@ def main() -> None:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         bodies = make_bodies(Path(tmp))
-        results = {"cells": matrix(args, bodies), "memory": memory(args, bodies)}
+        results = {"cells": matrix(args, bodies, Path(tmp))}
+        if args.memory_seconds:
+            results["memory"] = memory(args, bodies)
     results["machine"] = {
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
