@@ -15,7 +15,7 @@ and, on speech cases answered 2xx by both, by word error rate between the transc
 punctuation removed). WER is only meaningful between real ASR engines: a pair that includes a mock (whose
 transcripts are synthetic) gets no WER, and the report says so.
 
-Before the planned cases every target gets the behaviour phase of a run (known speech in each variant,
+After the probe case every target gets the behaviour phase of a run (known speech in each variant,
 :mod:`.behaviour`): WER per variant against the known text, and the variants on which targets diverge.
 
 Each target's own check verdicts are kept too: the targets × checks matrix and the badges come from them.
