@@ -217,8 +217,15 @@ def _dry_run(config: Any) -> None:
         from asr_conformance.conformance.engine.execute import describe
 
         click.echo(f"{case.id:10} {case.phase:9} {case.kind:22} {describe(case)}")
+    from asr_conformance.conformance.engine.behaviour_phase import planned
+    from asr_conformance.conformance.engine.config import selected_checks
+
     only = f", only those feeding {', '.join(config.checks)}" if config.checks else ""
-    click.echo(f"{len(cases)} cases planned for {info.name} (seed {config.seed or 0}{only}); nothing sent")
+    # the live total (RunStarted.planned) counts them too; what they send depends on the answers
+    known = planned(config.profile, selected_checks(config))
+    also = f"; plus {known} behaviour cases if the target hears speech" if known else ""
+    seed = config.seed or 0
+    click.echo(f"{len(cases)} cases planned for {info.name} (seed {seed}{only}{also}); nothing sent")
 
 
 async def _run(

@@ -117,3 +117,12 @@ def test_a_deaf_target_takes_its_unsent_behaviour_cases_off_the_plan() -> None:
         progress.handle(case("examples", n))
     assert progress.planned == progress.cases == 17
     assert progress.status(clock.now) == "examples: 17/17 cases, 0 failing checks"
+
+
+def test_a_dry_run_names_the_behaviour_cases_the_live_total_includes() -> None:
+    from click.testing import CliRunner
+
+    from asr_conformance.cli import main
+
+    last = CliRunner().invoke(main, ["run", "--profile", "quick", "--dry-run"]).output.splitlines()[-1]
+    assert "; plus 18 behaviour cases if the target hears speech); nothing sent" in last
