@@ -126,7 +126,7 @@ class Progress:
         the pace of the other cases; None while a pace is still unknown."""
         if not self.planned:
             return None
-        behaviour_left = self.behaviour_planned - self.behaviour_done
+        behaviour_left = max(0, self.behaviour_planned - self.behaviour_done)  # 0 planned: not counted apart
         others_done = self.cases - self.behaviour_done
         others_left = self.planned - self.cases - behaviour_left
         left = 0.0

@@ -126,3 +126,17 @@ def test_a_dry_run_names_the_behaviour_cases_the_live_total_includes() -> None:
 
     last = CliRunner().invoke(main, ["run", "--profile", "quick", "--dry-run"]).output.splitlines()[-1]
     assert "; plus 18 behaviour cases if the target hears speech); nothing sent" in last
+
+
+def test_behaviour_cases_the_header_did_not_count_do_not_skew_the_rest() -> None:
+    """Events written before ``planned_behaviour`` (0): the phase's cases are still timed apart."""
+    clock = Clock()
+    progress = Progress(plain=True, color=False, clock=clock)
+    progress.handle(started(planned=20, behaviour=0))
+    for n in range(4):
+        clock.now += 30
+        progress.handle(case("behaviour", n))
+    for n in range(6):
+        clock.now += 1
+        progress.handle(case("examples", n))
+    assert progress.status(clock.now) == "examples: 10/20 cases, ETA 10 s, 0 failing checks"
