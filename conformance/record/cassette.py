@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,49 @@ from asr_conformance.conformance.targets.cassette_format import (
     yaml_module,
 )
 from asr_conformance.conformance.targets.replay import CassetteTarget, EpisodesTarget, seed_conflict
+
+#: a placeholder line :meth:`CassetteRecorder._write_interactions` puts in place of a headers mapping
+_TOKEN_LINE = re.compile(r"^( *)headers: \[(zzheaders\d+zz)\]\n", re.MULTILINE)
+
+
+class HeaderAliases:
+    """Header values written once: a long value seen before gets a YAML anchor (``&h1``) where it comes
+    again, and is an alias (``*h1``) from then on. Every YAML loader (VCR.py's too) expands aliases, so
+    the cassette loads as if each value were written out; the first occurrence stays plain, so a value
+    seen once carries no anchor."""
+
+    #: values whose text is shorter gain nothing from an alias
+    MIN_TEXT = 12
+
+    def __init__(self) -> None:
+        self.anchors: dict[tuple[str, ...], str | None] = {}
+        self.count = 0
+
+    def lines(self, headers: dict[str, list[str]], indent: str) -> str:
+        """The block-style lines of ``headers`` under a ``headers:`` key indented by ``indent``."""
+        out = []
+        for name, values in headers.items():
+            text = _flow(values)
+            key = tuple(values)
+            if len(text) >= self.MIN_TEXT:
+                if key not in self.anchors:
+                    self.anchors[key] = None
+                elif (anchor := self.anchors[key]) is None:
+                    self.count += 1
+                    self.anchors[key] = anchor = f"h{self.count}"
+                    text = f"&{anchor} {text}"
+                else:
+                    text = f"*{anchor}"
+            out.append(f"{indent}  {_flow(name)}: {text}\n")
+        return "".join(out)
+
+
+def _flow(value: Any) -> str:
+    """``value`` as YAML on one line (a header name: the key as a block mapping writes it)."""
+    text = yaml_module().dump(
+        value, Dumper=dumper(), default_flow_style=True, width=1 << 30, allow_unicode=True
+    )
+    return text.split("\n", 1)[0]
 
 
 def _result_json(result: CheckResult, case_id: str) -> Any:
@@ -80,6 +124,7 @@ class CassetteRecorder:
         self.interactions = 0
         self._footer: dict[str, Any] | None = None
         self.bodies = BodyWriter(bodies_path(self.path))
+        self.aliases = HeaderAliases()
         self._file: IO[str] | None = self.path.open("w", encoding="utf-8")
         header = {
             "asr_conformance": {
@@ -124,6 +169,27 @@ class CassetteRecorder:
             )
             self._file.write(text)
 
+    def _write_interactions(self, items: list[dict[str, Any]]) -> None:
+        """Append interactions, their headers written by :class:`HeaderAliases` (in place of a token)."""
+        headers: dict[str, dict[str, list[str]]] = {}
+        for item in items:
+            for side in ("request", "response"):
+                if item[side].get("headers"):
+                    token = f"zzheaders{len(headers)}zz"
+                    headers[token] = item[side]["headers"]
+                    # a list, not a string: the mapping around it stays in block style
+                    item[side] = {**item[side], "headers": [token]}
+        text = yaml_module().dump(
+            items, Dumper=dumper(), sort_keys=False, allow_unicode=True, width=120, default_flow_style=None
+        )
+        assert self._file is not None, "recorder already closed"
+        self._file.write(
+            _TOKEN_LINE.sub(
+                lambda m: m.group(1) + "headers:\n" + self.aliases.lines(headers[m.group(2)], m.group(1)),
+                text,
+            )
+        )
+
     def handle(self, event: Event) -> None:
         """Record the exchanges of a finished case; other events need nothing (the header was written)."""
         if isinstance(event, RunFinished):
@@ -152,7 +218,7 @@ class CassetteRecorder:
         if self.scrubber:
             items = self._scrub_tree(items)
         self.bodies.flush()  # the bodies before the YAML that names them
-        self._write(items)
+        self._write_interactions(items)
         assert self._file is not None
         self._file.flush()
         self.interactions += len(items)

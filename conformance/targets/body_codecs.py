@@ -30,9 +30,21 @@ _URLSAFE = bytes.maketrans(b"-_", b"+/")
 _STANDARD = bytes.maketrans(b"+/", b"-_")
 
 
+#: parts under this size are stored as they are: compressed alone they barely shrink (xz adds 60 bytes),
+#: and the closed store compresses them together
+SMALL = 4096
+
+
+def pack(part: bytes, header: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+    """A record's part that is not audio (a WAV header and trailer, a JSON skeleton) and the header that
+    says how it is stored: as it is when small (``plain``), xz-compressed otherwise."""
+    if len(part) < SMALL:
+        return part, {**header, "plain": 1}
+    return lzma.compress(part), header
+
+
 def unpack(header: dict[str, Any], part: bytes) -> bytes:
-    """A small part of a record (a WAV header, a JSON skeleton): stored as is since format 3 (the closed
-    store is compressed as a whole), xz-compressed alone before."""
+    """Inverse of :func:`pack` (format 2 compressed every part)."""
     return part if header.get("plain") else lzma.decompress(part)
 
 
@@ -110,8 +122,8 @@ def encode_wav(body: bytes) -> tuple[dict[str, Any], bytes] | None:
         flac = _flac(body[start:end], channels, rate, width)
     except Exception:  # the encoder refused it: store it plainly
         return None
-    frame = body[:start] + body[end:]
-    header = {"codec": "wav-flac", "head": start, "frame": len(frame), "width": width, "plain": 1}
+    frame, header = pack(body[:start] + body[end:], {"codec": "wav-flac", "head": start, "width": width})
+    header["frame"] = len(frame)
     return header, frame + flac
 
 
@@ -144,9 +156,8 @@ def recipe_record(body: bytes, recipe: Any, voice: str | None = None) -> tuple[d
     if data is None:
         return None
     start, end = data
-    frame = body[:start] + body[end:]
-    header = {"codec": "recipe", "recipe": dataclasses.asdict(recipe), "head": start, "frame": len(frame)}
-    header["plain"] = 1
+    frame, header = pack(body[:start] + body[end:], {"codec": "recipe", "recipe": dataclasses.asdict(recipe)})
+    header.update(head=start, frame=len(frame))
     if voice is not None:
         header["voice"] = voice
     return header, frame
@@ -219,10 +230,12 @@ __all__ = [
     "B64_RUN",
     "PORTABLE_KINDS",
     "REF",
+    "SMALL",
     "decode_recipe",
     "decode_wav",
     "encode_wav",
     "expand_ref",
+    "pack",
     "recipe_record",
     "split_b64",
     "unpack",

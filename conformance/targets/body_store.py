@@ -36,10 +36,12 @@ from asr_conformance.conformance.targets.body_codecs import (
     B64_RUN,
     PORTABLE_KINDS,
     REF,
+    SMALL,
     decode_recipe,
     decode_wav,
     encode_wav,
     expand_ref,
+    pack,
     recipe_record,
     split_b64,
     unpack,
@@ -50,9 +52,6 @@ MAGIC = b"asr-conformance-bodies/1\n"
 #: a closed store: the records of MAGIC's form after it, as one xz stream (compressed across bodies)
 SOLID_MAGIC = b"asr-conformance-bodies/2\n"
 SUFFIX = ".bodies"
-#: bodies under this size are stored as they are: compressed alone they barely shrink, and the closed
-#: store compresses them together
-SMALL = 4096
 
 
 class BodyStoreError(ValueError):
@@ -98,7 +97,8 @@ class BodyWriter:
         if (wav := encode_wav(body)) is not None:
             candidates.append(wav)
         if body[:1] in (b"{", b"[") and (skeleton := self._extract_base64(body, pending, recipe)) is not None:
-            candidates.append(({"codec": "json-b64", "plain": 1}, skeleton))
+            packed, header = pack(skeleton, {"codec": "json-b64"})
+            candidates.append((header, packed))
         for header, payload in candidates:
             try:
                 if _decode(header, payload, pending.__getitem__) != body:  # exact bytes, or not this codec

@@ -222,3 +222,16 @@ def test_a_cassette_of_a_newer_format_is_refused_by_name(tmp_path):
     path.write_text(path.read_text().replace("asr-conformance-cassette/3", "asr-conformance-cassette/9"))
     with pytest.raises(CassetteError, match="format 9, recorded by a newer asr-conformance"):
         load(path)
+
+
+def test_repeated_header_values_are_yaml_aliases_any_loader_expands(tmp_path):
+    from asr_conformance.conformance.record.cassette import HeaderAliases
+
+    aliases = HeaderAliases()
+    long = {"vary": ["Origin, Access-Control-Request-Method"], "x-id": ["1"]}
+    text = "".join(f"- headers:\n{aliases.lines(long, '  ')}" for _ in range(3))
+    assert "&h1 [" in text and text.count("*h1") == 1 and "x-id: ['1']" in text  # short: never aliased
+    assert yaml.safe_load(text) == [{"headers": long}] * 3
+    path, *_ = record(tmp_path)
+    data = vcr.serialize.deserialize(path.read_text(), vcr.serializers.yamlserializer)  # VCR.py's own loader
+    assert data[1][0]["headers"]["Content-Type"] == ["application/json"]
