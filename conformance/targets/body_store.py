@@ -1,26 +1,32 @@
 """A cassette's bodies, each stored once (by sha256) and compressed, in a file next to the YAML.
 
 The YAML of a cassette keeps the exchanges' metadata as text; the bodies (audio, mostly) live in
-``<name>.bodies``, an append-only file so that an interrupted recording keeps what it wrote::
+``<name>.bodies``. While a run records it is append-only, so that an interrupted recording keeps what it
+wrote; :meth:`BodyWriter.close` rewrites it as ``asr-conformance-bodies/2\\n`` and one xz stream of the
+same records (compressed across bodies)::
 
     asr-conformance-bodies/1\\n
     {"sha256": HEX, "codec": CODEC, "n": PAYLOAD_BYTES, "size": BODY_BYTES, ...}\\n PAYLOAD
     ...
 
-Codecs, chosen per body and checked by decoding before anything is written (exact bytes or nothing):
+Codecs (:mod:`~asr_conformance.conformance.targets.body_codecs`), chosen per body and checked by decoding
+before anything is written (exact bytes or nothing):
 
-* ``wav-flac``: a 16- or 24-bit PCM WAV file as its header and trailer bytes (xz) plus the samples as FLAC;
-* ``json-b64``: a JSON body whose long base64 runs (audio) are stored as bodies of their own and
-  replaced by ``@@sha256:HEX@@`` in the xz-compressed rest;
-* ``recipe``: WAV audio the suite renders from numpy alone (silence, tone, noise, bursts), stored as its
-  :class:`~asr_conformance.conformance.cases.AudioRecipe` for the samples and its own header bytes (xz;
-  float WAV's PEAK chunk carries a timestamp); rendered again when read, and refused if that does not
-  give the same bytes there (a different numpy: record again);
-* ``xz``: anything else, xz-compressed (``raw`` when that does not make it smaller).
+* ``recipe``: WAV audio the suite renders, stored as its
+  :class:`~asr_conformance.conformance.cases.AudioRecipe` for the samples and its own header bytes (float
+  WAV's PEAK chunk carries a timestamp): numpy-only kinds (silence, tone, noise, bursts), and speech with
+  ``voice``, the sha256 of its sentence's espeak-ng voicing (a 16-bit WAV body, one per sentence, so replay
+  needs no espeak-ng); rendered again when read, and refused if that does not give the same bytes there
+  (a different numpy: record again);
+* ``wav-flac``: a 16- or 24-bit PCM WAV file as its header and trailer bytes plus the samples as FLAC;
+* ``json-b64``: a JSON body whose long base64 runs (audio: plain, unpadded, URL-safe, wrapped, after a
+  data-URL prefix) are stored as the decoded bodies and replaced by ``@@sha256:HEX[:FLAGS]@@``;
+* ``xz``: anything else of 4 KB or more, xz-compressed; ``raw``: the rest, as it is.
 
+Header and trailer bytes and skeletons are stored as they are (``"plain": 1``) when small; format 2 stores
+compressed each of them alone, and every ``.bodies`` of format 2 (``asr-conformance-bodies/1``) still reads.
 A truncated last record (a recording killed mid-write) is ignored when reading.
 """
-
 from __future__ import annotations
 
 import hashlib

@@ -4,23 +4,25 @@ A cassette is ``NAME.yaml``, shaped like a VCR.py cassette (format version 1, YA
 ``NAME.bodies`` (:mod:`~asr_conformance.conformance.targets.body_store`): every request body and every
 response body that is not short UTF-8 text is stored there once, by sha256, compressed; the YAML names it
 (``asr_conformance.request_body`` / ``response_body``) and leaves VCR.py's ``body`` empty. Short text answers
-stay in the YAML, readable in a diff. VCR.py plays such a cassette through
+stay in the YAML, readable in a diff; a long header value that comes again is a YAML alias (``*h1``), which
+every YAML loader expands. VCR.py plays such a cassette through
 :class:`~asr_conformance.conformance.targets.replay.VCRPersister` (``my_vcr.register_persister(...)``), or
 from a self-contained copy that :func:`~asr_conformance.conformance.targets.replay.to_vcr` writes
-(``python -m asr_conformance.conformance.targets.replay to-vcr NAME.yaml OUT.yaml``). Cassettes of format
-1 (every body inline as ``!!binary``) are still read. Our additions sit where VCR.py ignores them:
+(``python -m asr_conformance.conformance.targets.replay to-vcr NAME.yaml OUT.yaml``). Our additions sit where
+VCR.py ignores them:
 
-* a top-level ``metadata.asr_conformance`` block: the run header (suite version, spec view, seed, target,
-  profile) and how generation ran (seeded, no hypothesis example database);
-* an ``asr_conformance`` block on each interaction: case id, exchange index, seed, suite version, spec
-  view, the body references, and on the case's first interaction the case itself (so replay needs no
-  regeneration) and the verdicts recorded at the time (``[check_id, outcome, severity]`` when there is
-  nothing more to say).
+* a top-level ``metadata.asr_conformance`` block: the format (:data:`META_FORMAT`), the run header (suite
+  version, spec view, seed, target, profile) and how generation ran (seeded, no example database);
+* an ``asr_conformance`` block on each interaction: case id, phase, kind, description, mutation, the
+  exchange's index in its case (left out when 0), the body references, and on the case's first interaction
+  the case itself (``case_body``: a stored JSON body, so replay needs no regeneration) and the verdicts
+  recorded at the time (check ids grouped under ``"OUTCOME SEVERITY"``, full forms under ``details``).
 
-Reading (:mod:`~asr_conformance.conformance.targets.replay`) and writing
+Formats 1 (every body inline as ``!!binary``, the case inline, a seed, suite version and spec view on every
+interaction) and 2 (bodies apart, the rest as 1) are still read; a newer format is refused by name. Reading
+(:mod:`~asr_conformance.conformance.targets.replay`) and writing
 (:mod:`~asr_conformance.conformance.record.cassette`) both use this module and never each other.
 """
-
 from __future__ import annotations
 
 import dataclasses
