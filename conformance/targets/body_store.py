@@ -27,6 +27,7 @@ Header and trailer bytes and skeletons are stored as they are (``"plain": 1``) w
 compressed each of them alone, and every ``.bodies`` of format 2 (``asr-conformance-bodies/1``) still reads.
 A truncated last record (a recording killed mid-write) is ignored when reading.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -23,6 +23,7 @@ interaction) and 2 (bodies apart, the rest as 1) are still read; a newer format 
 (:mod:`~asr_conformance.conformance.targets.replay`) and writing
 (:mod:`~asr_conformance.conformance.record.cassette`) both use this module and never each other.
 """
+
 from __future__ import annotations
 
 import dataclasses
