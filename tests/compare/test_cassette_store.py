@@ -220,7 +220,7 @@ def test_a_quick_run_records_a_small_cassette_that_replays(tmp_path):
     assert f"recording to {Path('cas') / yaml_path.name}" in done.stderr
     assert f"cassette: cas/{yaml_path.name}" in done.stdout
     total = yaml_path.stat().st_size + yaml_path.with_suffix(".bodies").stat().st_size
-    # format 1 (bodies inline): 34.6 MB for the same run; format 2: 3.2 MB; format 3 (BENCHMARKS.md): 1.9 MB
+    # format 1 (bodies inline): 34.6 MB for the same run; format 2: 3.16 MB; format 3: 1.76 MB (BENCHMARKS.md)
     assert total <= 2_000_000, total
     again = subprocess.run(
         [*run, "--seed", "2", "--record", "cas", "--record-mode", "once"],
