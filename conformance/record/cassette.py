@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ from asr_conformance.conformance.targets.cassette_format import (
 from asr_conformance.conformance.targets.replay import CassetteTarget, EpisodesTarget, seed_conflict
 
 #: a placeholder line :meth:`CassetteRecorder._write_interactions` puts in place of a headers mapping
-_TOKEN_LINE = re.compile(r"^( *)headers: \[(zzheaders\d+zz)\]\n", re.MULTILINE)
+_TOKEN_LINE = re.compile(r"^( *)headers: \[(zzheaders[0-9a-f]{16}x\d+zz)\]\n", re.MULTILINE)
 
 
 class HeaderAliases:
@@ -125,6 +126,7 @@ class CassetteRecorder:
         self._footer: dict[str, Any] | None = None
         self.bodies = BodyWriter(bodies_path(self.path))
         self.aliases = HeaderAliases()
+        self._nonce = os.urandom(8).hex()
         self._file: IO[str] | None = self.path.open("w", encoding="utf-8")
         header = {
             "asr_conformance": {
@@ -175,7 +177,7 @@ class CassetteRecorder:
         for item in items:
             for side in ("request", "response"):
                 if item[side].get("headers"):
-                    token = f"zzheaders{len(headers)}zz"
+                    token = f"zzheaders{self._nonce}x{len(headers)}zz"  # no text of the run holds it
                     headers[token] = item[side]["headers"]
                     # a list, not a string: the mapping around it stays in block style
                     item[side] = {**item[side], "headers": [token]}
