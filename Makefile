@@ -32,11 +32,13 @@ run: $(RUN_STAMP)
 ## Lint, spec drift check, and the whole test suite.
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/asr-conformance spec generate --check
 	$(BIN)/pytest -q -n 2 --durations=25 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 spec: $(STAMP)
 	$(BIN)/asr-conformance spec generate

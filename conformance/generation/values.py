@@ -91,6 +91,7 @@ def json_type(value: Any) -> str:
 def load_values() -> tuple[FieldValue, ...]:
     """Every domain value the spec knows, sorted by path then bucket (stable for seeding)."""
     from asr_conformance import spec
+
     out: list[FieldValue] = []
     for path, domain in sorted(spec.domains().items()):
         for bucket in BUCKETS:
@@ -127,6 +128,7 @@ def boundary_values(known: Iterable[FieldValue]) -> list[FieldValue]:
 def field_types() -> dict[str, str]:
     """Documented JSON type of each payload path ("integer", "number", ...; enums are left out)."""
     from asr_conformance import spec
+
     types = {}
     for row in spec.fields():
         base = str(row.type).removesuffix("[]")

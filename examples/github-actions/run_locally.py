@@ -222,7 +222,11 @@ class Runner:
 
 
 def run(
-    workflow: Path, workspace: Path, env: dict[str, str], overrides: dict[str, str], artifacts: Path,
+    workflow: Path,
+    workspace: Path,
+    env: dict[str, str],
+    overrides: dict[str, str],
+    artifacts: Path,
     inputs: dict[str, str],
 ) -> int:
     """Run the workflow's job in ``workspace``; ``overrides`` win over the job's ``env``."""

@@ -77,7 +77,9 @@ def _clean_venv(where: Path, wheel: Path) -> Path:
     python = where / "bin" / "python"
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     # the dependencies: this venv's site-packages as a plain path, after the clean venv's own
     Path(site, "zz_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
@@ -109,7 +111,11 @@ def test_wheel_runs_the_suite_outside_the_checkout(wheel: Path, tmp_path: Path) 
 
     run = subprocess.run(
         ["asr-conformance", "run", "--profile", "quick", "--report-dir", "out"],
-        cwd=work, env=env, capture_output=True, text=True, timeout=600,
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert (work / "out" / "summary.md").is_file()

@@ -58,7 +58,9 @@ def python_bin(tmp_path_factory: pytest.TempPathFactory, built_wheel: Path) -> t
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
     site = subprocess.run(
         [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     Path(site, "zz_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return venv / "bin", wheel
@@ -78,9 +80,16 @@ def run_workflow(tmp_path: Path, python_bin: tuple[Path, Path], *env: str):
     bindir, wheel = python_bin
     repo, port, artifacts = server_repository(tmp_path), free_port(), tmp_path / "artifacts"
     args = [
-        "--workspace", str(repo), "--workflow", str(repo / ".github" / "workflows" / "asr-conformance.yml"),
-        "--python-bin", str(bindir), f"--artifacts={artifacts}", f"--env=ASR_PORT={port}",
-        f"--with=package={wheel}", "--with=pip-args=--no-deps --no-index",
+        "--workspace",
+        str(repo),
+        "--workflow",
+        str(repo / ".github" / "workflows" / "asr-conformance.yml"),
+        "--python-bin",
+        str(bindir),
+        f"--artifacts={artifacts}",
+        f"--env=ASR_PORT={port}",
+        f"--with=package={wheel}",
+        "--with=pip-args=--no-deps --no-index",
     ]
     args += [f"--env={item}" for item in env]
     clean = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
@@ -89,7 +98,11 @@ def run_workflow(tmp_path: Path, python_bin: tuple[Path, Path], *env: str):
     )
     proc = subprocess.run(
         [str(bindir / "python"), str(EXAMPLE / "run_locally.py"), *args],
-        cwd=repo, env=clean, capture_output=True, text=True, timeout=600,
+        cwd=repo,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     return proc, port, repo / "asr-conformance-reports", artifacts
 

@@ -87,7 +87,10 @@ def test_the_cli_exits_2_naming_the_key(tmp_path: Path, text: str, key: str) -> 
     (tmp_path / "asr-conformance.toml").write_text(text)
     proc = subprocess.run(
         [sys.executable, "-m", "asr_conformance", "run", "--dry-run"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2, proc.stderr
     assert key in proc.stderr and "Traceback" not in proc.stderr
