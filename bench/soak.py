@@ -14,6 +14,8 @@ secrets found in the journal, and whether a well-formed request still gets its 2
 
     python bench/soak.py                          # the mock, 10,000 requests
     python bench/soak.py --server reference --requests 10000   # tiny.en, strict validation
+    python bench/soak.py --server reference --validation passthrough
+    python bench/soak.py --server proxy           # the proxy (metered) in front of a mock
 """
 
 from __future__ import annotations
@@ -116,8 +118,12 @@ async def soak(
     queue = iter(range(count))
     prober = start_prober(port)
 
+    started = time.perf_counter()
+
     async def worker() -> None:
         for number in queue:
+            if number and number % 1000 == 0:  # a soak of a real engine runs for many minutes
+                print(f"{number} sent, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
             # --only KIND: the same requests that class gets in a mixed soak
             index = number * len(KINDS) + KINDS.index(only) if only else number
             kind, payload = build(index, seed)
@@ -130,7 +136,6 @@ async def soak(
             if status is not None and not is_json:
                 not_json[f"{kind}:{status}"] += 1
 
-    started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     worst, probes = stop_prober(prober)
@@ -197,23 +202,55 @@ runpy.run_module("asr_conformance", run_name="__main__")
 """
 
 
-def start(server: str, port: int, read_timeout: float, stalls: Path) -> subprocess.Popen:
-    common = ["--port", str(port), "--token", TOKEN, "--read-timeout", str(read_timeout)]
-    extra = ["--model", "tiny.en", "--device", "cpu"] if server == "reference" else []
-    proc = subprocess.Popen(
-        [sys.executable, "-c", METERED, str(stalls), server, *common, *extra],
-        cwd=ROOT, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(port: int, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
                 if json.loads(resp.read()).get("ready"):
-                    return proc
+                    return
         except OSError:
             pass
         time.sleep(0.3)
     raise RuntimeError("the server did not become ready")
+
+
+def start(args: argparse.Namespace, port: int, stalls: Path, log: Path) -> list[subprocess.Popen]:
+    """The metered server first; for ``proxy``, the mock upstream it fronts (unmetered) after it."""
+    common = ["--token", TOKEN, "--read-timeout", str(args.read_timeout)]
+    upstream: list[subprocess.Popen] = []
+    if args.server == "mock":
+        served = ["mock", *common]
+    elif args.server == "reference":
+        served = [
+            "reference",
+            *common,
+            "--model",
+            "tiny.en",
+            "--device",
+            "cpu",
+            "--validation",
+            args.validation,
+        ]
+    else:  # the proxy (its CLI's own read timeout, 60 s) in front of a mock in its own process
+        mock_port = free_port()
+        mock = [sys.executable, "-m", "asr_conformance", "mock", "--port", str(mock_port), *common]
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        upstream.append(subprocess.Popen(mock, cwd=ROOT, start_new_session=True, **quiet))
+        wait_ready(mock_port, upstream[0])
+        served = ["proxy", "--upstream", f"http://127.0.0.1:{mock_port}", "--log", str(log)]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", METERED, str(stalls), *served, "--port", str(port)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    wait_ready(port, proc)
+    return [proc, *upstream]
 
 
 def well_formed(port: int) -> int:
@@ -226,7 +263,8 @@ def well_formed(port: int) -> int:
 
 
 def journal_leaks(port: int, server: str) -> int | None:
-    if server != "mock":
+    """Secrets in the mock's journal (through the proxy, the upstream mock's); None for the reference."""
+    if server == "reference":
         return None
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/__mock/requests", headers={"Authorization": f"Bearer {TOKEN}"}
@@ -236,9 +274,20 @@ def journal_leaks(port: int, server: str) -> int | None:
     return sum(text.count(secret) for secret in SECRETS)
 
 
+def log_leaks(log: Path) -> int | None:
+    """Secrets in the proxy's JSON Lines log (None: no log, not the proxy)."""
+    if not log.exists():
+        return None
+    text = log.read_text(encoding="utf-8")
+    return sum(text.count(secret) for secret in SECRETS)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server", choices=["mock", "reference"], default="mock")
+    parser.add_argument("--server", choices=["mock", "reference", "proxy"], default="mock")
+    parser.add_argument(
+        "--validation", choices=["strict", "passthrough"], default="strict", help="the reference's mode"
+    )
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seed", type=int, default=13)
@@ -246,11 +295,11 @@ def main() -> None:
     parser.add_argument("--only", choices=KINDS, help="send only this class of request")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    stalls = Path(tempfile.mkdtemp()) / "stalls.json"
-    proc = start(args.server, port, args.read_timeout, stalls)
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp())
+    stalls, log = workdir / "stalls.json", workdir / "proxy.jsonl"
+    procs = start(args, port, stalls, log)
+    proc = procs[0]
     try:
         before = rss_kb(proc.pid, "VmRSS")
         proc.send_signal(signal.SIGUSR1)
@@ -258,7 +307,7 @@ def main() -> None:
         alive = proc.poll() is None
         peak = rss_kb(proc.pid, "VmHWM")
         result.update(
-            server=args.server,
+            server=args.server + (f" ({args.validation})" if args.server == "reference" else ""),
             requests=args.requests,
             concurrency=args.concurrency,
             crashes=0 if alive else 1,
@@ -267,12 +316,15 @@ def main() -> None:
             rss_after_mb=round(rss_kb(proc.pid, "VmRSS") / 1024, 1),
             well_formed_after=well_formed(port),
             journal_secret_hits=journal_leaks(port, args.server),
+            proxy_log_lines=len(log.read_text().splitlines()) if log.exists() else None,
+            proxy_log_secret_hits=log_leaks(log),
             machine=f"{platform.node()} {os.cpu_count()} CPUs",
             date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         )
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        for each in procs:
+            os.killpg(each.pid, signal.SIGTERM)
+            each.wait(timeout=30)
     if stalls.exists():
         longest, where, longest_cpu, where_cpu = json.loads(stalls.read_text())
         result.update(

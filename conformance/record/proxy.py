@@ -12,8 +12,14 @@ client meant (a valid JSON payload may carry audio nobody can decode), so it jud
 never whether accepting or rejecting was right: each exchange is an ``implementation_defined`` case, for
 which the checks judge status codes, media type, headers, response schema, error shape and timestamps.
 
-Every exchange is logged as one JSON Lines record (scrubbed: no header values, no bodies, no tokens).
+Every exchange is logged as one JSON Lines record (scrubbed: no header values, no bodies, no tokens; the
+request's own credentials are masked wherever they recur: path, parameters, echoed error text).
 With ``strict``, an answer with an error-severity violation becomes a 502 whose JSON body lists them.
+
+Whatever a client sends, the proxy relays the upstream's answer or refuses with a JSON 4xx of its own: what
+aiohttp cannot parse (400), a body over ``max_body_bytes`` (413) or not in within ``read_timeout_s`` (408),
+a request target that would leave the upstream's origin (400). Its only 5xx: 502 for an unreachable
+upstream and, with ``strict``, for a violating answer. Judging runs off the event loop.
 """
 
 from __future__ import annotations
