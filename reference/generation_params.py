@@ -143,7 +143,17 @@ def check_strict(params: InferenceParams, multilingual: bool) -> None:
 
 
 def check_passthrough(params: InferenceParams) -> None:
-    """Passthrough still refuses what the pipeline itself would: it takes no unknown keyword arguments."""
+    """Passthrough still refuses what the pipeline itself would (unknown keyword arguments), and numbers
+    that ``generate()`` would turn into a 500 rather than a ValueError (implementation-defined 400s):
+    infinities, NaN and integers beyond a float (OverflowError), and a temperature in (0, 1e-6)
+    (logits divided into inf, then NaN probabilities)."""
+    prefix = "parameters.generation_parameters"
+    for key, value in params.generation.items():
+        if isinstance(value, int | float) and not isinstance(value, bool) and _as_float(value) is None:
+            raise _bad(f"{prefix}.{key}", f"{str(value)[:20]} is not a finite number a float can hold")
+    temperature = params.generation.get("temperature")
+    if _is_number(temperature) and 0 < temperature < MIN_TEMPERATURE:
+        raise _bad(f"{prefix}.temperature", f"{temperature!r} is above 0 but below {MIN_TEMPERATURE:g}")
     for key in params.extra:
         if key in PIPELINE_ONLY:
             raise _bad(f"parameters.{key}", "not available in this reference")

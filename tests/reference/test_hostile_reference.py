@@ -115,6 +115,27 @@ async def test_passthrough_bounds_beams_times_audio(aiohttp_client, num_beams, s
     assert bool(runner.calls) == (status == 200)
 
 
+@pytest.mark.parametrize(
+    "generation",
+    [
+        {"temperature": float("inf")},
+        {"temperature": 5e-324},
+        {"temperature": 10**400},
+        {"top_p": float("nan")},
+    ],
+    ids=["inf", "5e-324", "400-digits", "nan"],
+)
+async def test_passthrough_refuses_numbers_that_would_crash_generate(aiohttp_client, generation) -> None:
+    # bench/soak.py found these as 500 "unknown error" (NaN probabilities, OverflowError in generate())
+    client, runner = await serve(aiohttp_client, validation="passthrough")
+    resp = await post_json(client, {"generation_parameters": generation})
+    assert resp.status == 400, await resp.text()
+    assert (await resp.json())["error"].startswith("parameters.generation_parameters.")
+    assert runner.calls == []
+    resp = await post_json(client, {"generation_parameters": {"temperature": 1e-6, "top_p": 0.5}})
+    assert resp.status == 200 and runner.calls[0]["generation"]["temperature"] == 1e-6
+
+
 async def test_one_deadline_per_request_reaches_the_model(aiohttp_client) -> None:
     client, runner = await serve(aiohttp_client, timeout_s=7.0)
     before = time.time()
