@@ -105,7 +105,7 @@ def start_mock(port: int, pythonpath: Path | None = None, meter: Path | None = N
     env = {**os.environ, "PYTHONPATH": str(pythonpath)} if pythonpath else None
     proc = subprocess.Popen(
         [*cmd, "--max-concurrency", "4096"],
-        cwd=ROOT,
+        cwd=pythonpath or ROOT,  # the working directory comes first on sys.path: not this checkout's root
         env=env,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -189,8 +189,15 @@ def start_targets(
         rev = subprocess.run(
             ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
         )
-        label = f"mock@{rev.stdout.strip() or checkout.name}"
-        checkouts.append((label, import_tree(checkout.resolve(), tmp / f"tree{i}")))
+        label = f"{checkout.name}@{rev.stdout.strip() or '?'}"  # worktrees of one commit differ by name
+        tree = import_tree(checkout.resolve(), tmp / f"tree{i}")
+        where = subprocess.run(
+            [sys.executable, "-c", "import asr_conformance.mock_server as m; print(m.__file__)"],
+            cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        if not Path(where.stdout.strip()).resolve().is_relative_to(checkout.resolve()):
+            sys.exit(f"--baseline {checkout}: the mock would still load {where.stdout.strip()}")
+        checkouts.append((label, tree))
     for i, (name, pythonpath) in enumerate(checkouts):
         port = free_port()
         meter = tmp / f"meter{i}.json" if args.meter else None
@@ -234,7 +241,7 @@ def matrix(args: argparse.Namespace, bodies: dict[str, tuple[Path, str]], tmp: P
                         time.sleep(1)  # let the previous cell's backlog drain (Prism lags)
                         result = metered_wrk(targets[name], body, ctype, c, args.duration)
                         cells.setdefault(f"{name}|{form}|{c}", []).append(result)
-                        print(f"rep {rep + 1} {name:14} {form:4} c={c:<3} {line(result)}", flush=True)
+                        print(f"rep {rep + 1} {name:22} {form:4} c={c:<3} {line(result)}", flush=True)
     finally:
         for proc, _, _ in targets.values():
             stop(proc)

@@ -124,7 +124,7 @@ class ModelRoute:
             )
         state.in_flight += 1
         try:
-            await state.turns.wait()  # first come, first served, one per loop iteration (state.Turns)
+            await state.turns.wait()  # first come, first served, two per loop iteration (state.Turns)
             return await self._after_body(request, ex, body)
         finally:
             state.in_flight -= 1
