@@ -30,6 +30,9 @@ MAX_BEAMS = 16
 #: inf and softmax gives NaN; logits stay within about 1e3, so 1e-6 keeps them under 1e9, far from
 #: overflow, and sampling there is greedy in all but name
 MIN_TEMPERATURE = 1e-6
+#: passthrough's hottest temperature: Whisper divides float32 logits by it, and beyond float32's range it
+#: becomes inf, suppressed tokens' -inf / inf is NaN and sampling fails (a 500 caused by input)
+MAX_PASSTHROUGH_TEMPERATURE = 3.4028234663852886e38
 #: passthrough forwards any num_beams, but not unbounded memory: beams x 30 s windows above this is
 #: refused with 400 (implementation-defined; 64 beams on a 30-60 s clip still passes)
 PASSTHROUGH_BEAM_WINDOWS = 128
@@ -145,15 +148,18 @@ def check_strict(params: InferenceParams, multilingual: bool) -> None:
 def check_passthrough(params: InferenceParams) -> None:
     """Passthrough still refuses what the pipeline itself would (unknown keyword arguments), and numbers
     that ``generate()`` would turn into a 500 rather than a ValueError (implementation-defined 400s):
-    infinities, NaN and integers beyond a float (OverflowError), and a temperature in (0, 1e-6)
-    (logits divided into inf, then NaN probabilities)."""
+    infinities, NaN and integers beyond a float (OverflowError), and a temperature in (0, 1e-6) or beyond
+    float32's range (logits divided into inf or NaN, then NaN probabilities)."""
     prefix = "parameters.generation_parameters"
     for key, value in params.generation.items():
         if isinstance(value, int | float) and not isinstance(value, bool) and _as_float(value) is None:
             raise _bad(f"{prefix}.{key}", f"{str(value)[:20]} is not a finite number a float can hold")
     temperature = params.generation.get("temperature")
-    if _is_number(temperature) and 0 < temperature < MIN_TEMPERATURE:
-        raise _bad(f"{prefix}.temperature", f"{temperature!r} is above 0 but below {MIN_TEMPERATURE:g}")
+    if _is_number(temperature) and not (
+        temperature <= 0 or MIN_TEMPERATURE <= temperature <= MAX_PASSTHROUGH_TEMPERATURE
+    ):
+        interval = f"[{MIN_TEMPERATURE:g}, {MAX_PASSTHROUGH_TEMPERATURE:.8g}]"
+        raise _bad(f"{prefix}.temperature", f"{temperature!r} is above 0 but outside {interval}")
     for key in params.extra:
         if key in PIPELINE_ONLY:
             raise _bad(f"parameters.{key}", "not available in this reference")
@@ -209,6 +215,7 @@ __all__ = [
     "DOCUMENTED",
     "HUB_ONLY",
     "MAX_BEAMS",
+    "MAX_PASSTHROUGH_TEMPERATURE",
     "MIN_TEMPERATURE",
     "PASSTHROUGH_BEAM_WINDOWS",
     "check_passthrough",
