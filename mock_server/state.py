@@ -14,7 +14,7 @@ from asr_conformance.mock_server.faults import Scenario
 from asr_conformance.mock_server.journal import Journal, ResultCache
 from asr_conformance.mock_server.validation import RequestValidator
 
-#: requests let into their CPU work per event-loop iteration (bench/mock_load.py at c=64: 1 costs 4-8%
+#: requests let into their CPU work per event-loop iteration (bench/mock_load.py at c=64: 1 cost up to 8%
 #: of throughput in extra reads and wake-ups, 4 lets p99 and max drift up again; 2 keeps both)
 ADMITTED_PER_ITERATION = 2
 
