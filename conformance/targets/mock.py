@@ -1,5 +1,4 @@
-"""The in-process mock as a target: the mock server started on a free loopback port.
-"""
+"""The in-process mock as a target: the mock server started on a free loopback port."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ from asr_conformance.conformance.targets.http import HttpTarget
 
 if TYPE_CHECKING:
     from asr_conformance.mock_server.config import MockConfig
-
 
 
 #: the model path used for the in-process mock: the router form, today's documented URL
