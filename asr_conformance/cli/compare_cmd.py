@@ -227,8 +227,23 @@ async def _compare(
 @click.option(
     "--timeout", "timeout_s", type=float, default=300.0, show_default=True, help="Upstream timeout (s)."
 )
+@click.option(
+    "--read-timeout",
+    "read_timeout_s",
+    type=click.FloatRange(0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Seconds a client gets to send its body; slower: 408.",
+)
 def proxy(
-    upstream: str, host: str, port: int, strict: bool, log_path: Path | None, view: str, timeout_s: float
+    upstream: str,
+    host: str,
+    port: int,
+    strict: bool,
+    log_path: Path | None,
+    view: str,
+    timeout_s: float,
+    read_timeout_s: float,
 ) -> None:
     """Forward any client's traffic to UPSTREAM, validating every request and answer.
 
@@ -240,7 +255,14 @@ def proxy(
         raise click.UsageError(f"--upstream must be an http(s):// URL, not {upstream!r}")
     from asr_conformance.conformance.record.proxy import ProxyConfig, create_app
 
-    config = ProxyConfig(upstream=upstream, strict=strict, log_path=log_path, view=view, timeout_s=timeout_s)
+    config = ProxyConfig(
+        upstream=upstream,
+        strict=strict,
+        log_path=log_path,
+        view=view,
+        timeout_s=timeout_s,
+        read_timeout_s=read_timeout_s,
+    )
     try:
         asyncio.run(_serve(create_app(config), host, port, upstream, log_path, strict))
     except OSError as exc:

@@ -7,8 +7,10 @@ import gzip
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
+import time
 
 import aiohttp
 import numpy as np
@@ -233,3 +235,23 @@ def test_cli_proxy_rejects_a_bad_upstream():
         timeout=60,
     )
     assert done.returncode == 2 and "--upstream must be an http(s):// URL" in done.stderr
+
+
+def test_cli_proxy_read_timeout_answers_a_stalled_upload_408(tmp_path):
+    with MockServer() as upstream:
+        proc, url = start_proxy_cli(upstream.url, tmp_path / "log.jsonl", "--read-timeout", "0.5")
+        try:
+            host, port = url.removeprefix("http://").rsplit(":", 1)
+            with socket.create_connection((host, int(port)), timeout=10) as conn:
+                conn.sendall(
+                    b"POST /models/openai/whisper-large-v3 HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Type: audio/wav\r\nContent-Length: 1000\r\n\r\nRIFF"
+                )
+                started = time.monotonic()
+                answer = conn.recv(65536)
+                waited = time.monotonic() - started
+        finally:
+            stop(proc)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+    assert b'"error"' in answer
+    assert waited < 5  # the default (60 s) would have kept it waiting
