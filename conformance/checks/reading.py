@@ -35,6 +35,12 @@ def _parse(body: bytes) -> Any:
         return _NOT_JSON
 
 
+def forget_parsed() -> None:
+    """Drop the parse cache: a long-lived judge of ever-new bodies (the proxy) calls it after each
+    exchange, so no body outlives its judging."""
+    _parse.cache_clear()
+
+
 def response_json(response: Response | None) -> tuple[bool, Any]:
     """``(True, value)`` when the response body is JSON, else ``(False, None)``."""
     if response is None or not response.body:
@@ -133,6 +139,7 @@ __all__ = [
     "asks_timestamps",
     "body_excerpt",
     "expects_rejection",
+    "forget_parsed",
     "header_true",
     "is_json_media",
     "request_form",

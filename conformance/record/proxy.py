@@ -232,7 +232,7 @@ class ValidatingProxy:
         finally:
             # The checks' parse cache is keyed by body: in a proxy every body is new, and each kept one
             # (up to max_body_bytes, plus its parsed value) would stay alive until 32 others replace it.
-            reading._parse.cache_clear()
+            reading.forget_parsed()
 
     def _info(self, request: Request) -> TargetInfo:
         return TargetInfo(
