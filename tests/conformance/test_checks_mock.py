@@ -9,8 +9,10 @@ is the runner's test.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -135,7 +137,9 @@ def _canary() -> Canary:
 def dereference(kind: str) -> Scenario:
     """``inputs`` as a path this test wrote, or as a URL of a loopback canary."""
     if kind == "path":
-        path = Path(tempfile.mkdtemp(prefix="asr-conformance-test-")) / "speech.wav"
+        folder = tempfile.mkdtemp(prefix="asr-conformance-test-")
+        atexit.register(shutil.rmtree, folder, True)  # no folder left in /tmp per test session
+        path = Path(folder) / "speech.wav"
         path.write_bytes(audio())
         value, target = str(path), {}
     else:

@@ -254,7 +254,11 @@ async def p_inputs_not_read(client, tmp_dir: list[str] = []) -> bool:  # noqa: B
     from pathlib import Path as _Path
 
     if not tmp_dir:
+        import atexit
+        import shutil
+
         tmp_dir.append(tempfile.mkdtemp(prefix="asr-probe-"))
+        atexit.register(shutil.rmtree, tmp_dir[0], True)  # no folder left in /tmp per test session
     path = _Path(tmp_dir[0]) / "speech.wav"
     path.write_bytes(SPEECH)
     return (await client.post(PATH, json={"inputs": str(path)})).status != 200
