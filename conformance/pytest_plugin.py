@@ -218,7 +218,7 @@ class CheckItem(pytest.Item):
         threshold = Severity(session_run.options["fail_on"])
         if verdict == Outcome.FAIL and tally.severity.rank < threshold.rank:
             pytest.xfail(f"{tally.severity}-severity deviation, below --asr-fail-on {threshold}")
-        raise CheckFailed(_explain(tally))
+        raise CheckFailed(_explain(tally, session_run.tally))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, CheckFailed):
@@ -229,8 +229,9 @@ class CheckItem(pytest.Item):
         return self.path, None, f"{CATALOGUE}::{self.check_id}"
 
 
-def _explain(tally: Any) -> str:
+def _explain(tally: Any, run: Any) -> str:
     from asr_conformance.conformance.model import Outcome
+    from asr_conformance.conformance.reports.text import example_lines
 
     info = tally.info()
     head = "the target broke" if tally.verdict == Outcome.ERROR else f"{tally.severity}-severity failure"
@@ -241,15 +242,7 @@ def _explain(tally: Any) -> str:
         f"{tally.counts[Outcome.ERROR]} errored of {tally.total} results",
     ]
     for ex in tally.examples.values():
-        lines += ["", f"  {ex.title}: case {ex.case_id} ({ex.phase}, {ex.case_kind}) {ex.description}"]
-        if ex.mutation:
-            lines.append(f"    mutation: {ex.mutation}")
-        if ex.message:
-            lines.append(f"    {ex.message}")
-        lines.append(f"    sent {ex.request_line}; got {ex.response_line}")
-        if ex.repro:
-            lines += [f"    {line}" for line in ex.repro.curl.splitlines()]
-            lines.append(f"    replay: asr-conformance replay {ex.repro.replay_id} --target URL")
+        lines += ["", *example_lines(ex, run)]
     return "\n".join(line for line in lines if line != "")
 
 

@@ -42,7 +42,8 @@ def _table(tally: RunTally) -> list[str]:
     return lines
 
 
-def _example(ex: Example, tally: RunTally) -> list[str]:
+def example_lines(ex: Example, tally: RunTally) -> list[str]:
+    """One failing example as indented plain-text lines (the text report and the pytest plugin)."""
     seen = f", seen in {ex.occurrences} cases" if ex.occurrences > 1 else ""
     lines = [f"  - {ex.title}: case {ex.case_id} ({ex.phase}, {ex.case_kind}) {ex.description}{seen}"]
     if ex.mutation:
@@ -68,7 +69,7 @@ def _failure(t: CheckTally, tally: RunTally) -> list[str]:
     ]
     examples = list(t.examples.values())
     for ex in examples[:EXAMPLES_SHOWN]:
-        lines += _example(ex, tally)
+        lines += example_lines(ex, tally)
     if len(examples) > EXAMPLES_SHOWN:
         lines.append(f"  - ... {len(examples) - EXAMPLES_SHOWN} more kinds in report.html")
     return lines
@@ -91,4 +92,4 @@ def render_text(tally: RunTally) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["render_text"]
+__all__ = ["example_lines", "render_text"]
